@@ -4,7 +4,7 @@ Run ``doit`` for everything (on the churn example), ``doit list`` for the tasks.
 Pick another manifest with ``doit manifest=PATH`` or DEPLOYMENT_AGENT_MANIFEST=PATH.
 """
 
-from pathlib import Path
+import sys
 
 from doit import get_var
 from doit.tools import config_changed
@@ -12,7 +12,7 @@ from doit.tools import config_changed
 from deployment_agent import __version__, tasks
 from deployment_agent.examples import EXAMPLES
 from deployment_agent.layout import layout_for
-from deployment_agent.render import RUNBOOK_DIR, TEMPLATES_DIR, template_outputs
+from deployment_agent.render import ROOT, RUNBOOK_DIR, TEMPLATES_DIR, template_outputs
 from deployment_agent.settings import DEFAULT_SETTINGS, env_overrides
 
 DOIT_CONFIG = {
@@ -22,7 +22,7 @@ DOIT_CONFIG = {
 }
 
 LAYOUT = layout_for(get_var("manifest", None))
-GENERATOR = sorted(str(p) for p in Path("src/deployment_agent").glob("*.py"))
+GENERATOR = sorted(str(p) for p in (ROOT / "src" / "deployment_agent").glob("*.py"))
 TEMPLATES = sorted(str(p) for p in [*TEMPLATES_DIR.rglob("*.j2"), *RUNBOOK_DIR.glob("*.j2")])
 
 
@@ -31,7 +31,7 @@ def task_train_example():
     for name, (script, out_dir) in EXAMPLES.items():
         yield {
             "name": name,
-            "actions": [f"python {script} {out_dir}"],
+            "actions": [f"{sys.executable} {script} {out_dir}"],
             "file_dep": [str(script), "examples/experiment.py"],
             "targets": [str(out_dir / "experiment_manifest.json")],
             "clean": True,
@@ -103,4 +103,4 @@ def task_schema():
 
 def task_test():
     """Run the fast test suite (add `-m docker` via pytest for the container suite)."""
-    return {"actions": ["python -m pytest -q"], "uptodate": [False], "verbosity": 2}
+    return {"actions": [f"{sys.executable} -m pytest -q"], "uptodate": [False], "verbosity": 2}

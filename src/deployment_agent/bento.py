@@ -13,7 +13,8 @@ from .errors import BuildError
 from .layout import Layout
 from .render import ROOT
 
-BENTOML_HOME = ROOT / "bentos"
+# The repository's bento store; DEPLOYMENT_AGENT_BENTOS moves it (tests use a temporary one).
+BENTOML_HOME = Path(os.environ.get("DEPLOYMENT_AGENT_BENTOS") or ROOT / "bentos")
 
 
 def bentoml_env(home: Path = BENTOML_HOME) -> dict[str, str]:
@@ -29,9 +30,10 @@ def build_bento(layout: Layout, home: Path = BENTOML_HOME) -> dict[str, Any]:
     store = home / "bentos" / name / version
     if not store.is_dir():  # the same tag always means the same inputs: build once
         result = subprocess.run(
-            [sys.executable, "-m", "bentoml", "build", str(layout.deployment),
-             "--version", version, "--output", "tag"],
-            env=bentoml_env(home), capture_output=True, text=True,
+            # BentoML refuses build files outside the working directory: build from inside.
+            [sys.executable, "-m", "bentoml", "build", ".", "--version", version,
+             "--output", "tag"],
+            cwd=layout.deployment, env=bentoml_env(home), capture_output=True, text=True,
         )
         if result.returncode != 0 or f"__tag__:{tag}" not in result.stdout:
             raise BuildError(

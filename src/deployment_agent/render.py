@@ -7,14 +7,18 @@ includes every section template of ``runbook/`` in name order.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = ROOT / "templates"
-RUNBOOK_DIR = ROOT / "runbook"
+# DEPLOYMENT_AGENT_HOME points to another folder holding templates/ and runbook/ (your
+# own templates, or a copy under test); default: this repository.
+HOME = Path(os.environ.get("DEPLOYMENT_AGENT_HOME") or ROOT)
+TEMPLATES_DIR = HOME / "templates"
+RUNBOOK_DIR = HOME / "runbook"
 SUFFIX = ".j2"
 
 

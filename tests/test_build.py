@@ -1,0 +1,119 @@
+"""The generated tree: complete, lint-clean, importable, reproducible, and self-describing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Deployment
+from deployment_agent import run_deployment_agent
+from deployment_agent.hashing import sha256_file
+from deployment_agent.render import template_outputs
+from deployment_agent.runbook import REQUIRED_SECTIONS, runbook_problems
+
+
+@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
+def test_every_template_is_rendered_and_listed(deployments: dict[str, Deployment],
+                                               name: str) -> None:
+    deployment = deployments[name]
+    root = deployment.layout.deployment
+    for rel in template_outputs():
+        assert (root / rel).is_file(), rel
+    files = deployment.manifest["files"]
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert on_disk - set(files) == {"deployment_manifest.json"}
+    for rel, digest in files.items():
+        assert sha256_file(root / rel) == digest, rel
+    recorded = json.loads((root / "deployment_manifest.json").read_text())
+    assert recorded == deployment.manifest
+    assert recorded["model"]["sha256"] == sha256_file(root / "model" / Path(
+        recorded["model"]["file"]).name)
+
+
+@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
+def test_generated_python_passes_ruff_and_imports(deployments: dict[str, Deployment],
+                                                  name: str) -> None:
+    root = deployments[name].layout.deployment
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select",
+                           "E,F,W,I,B,UP", "--line-length", "100", "."], cwd=root,
+                          capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout
+    imported = subprocess.run(
+        [sys.executable, "-c", "import service, api.main; print(api.main.app.title)"],
+        cwd=root, capture_output=True, text=True,
+        env={**os.environ, "BENTOML_DO_NOT_TRACK": "True"},
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == deployments[name].manifest["api"]["title"]
+
+
+def test_requirements_pin_the_training_versions(deployments: dict[str, Deployment]) -> None:
+    for deployment in deployments.values():
+        lines = (deployment.layout.deployment / "requirements.txt").read_text().splitlines()
+        pins = dict(line.split("==") for line in lines if "==" in line)
+        trained = deployment.context["model"]["framework_versions"]
+        assert pins["scikit-learn"] == trained["scikit-learn"]
+        assert pins["numpy"] == trained["numpy"]
+        assert {"bentoml", "fastapi", "pydantic", "uvicorn", "prometheus-client"} <= set(pins)
+        assert all("==" in line for line in lines if line and not line.startswith("#"))
+    assert "skops" in (deployments["diabetes"].layout.deployment /
+                       "requirements.txt").read_text()
+
+
+def test_two_clean_builds_are_byte_identical(experiments: dict[str, Path],
+                                             tmp_path: Path) -> None:
+    trees = []
+    for attempt in ("a", "b"):
+        out, _ = run_deployment_agent(experiments["iris_sites"], output_dir=tmp_path / attempt)
+        trees.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*")
+                      if p.is_file()})
+    assert trees[0] == trees[1]
+
+
+def test_feature_names_with_spaces_become_aliases(deployments: dict[str, Deployment]) -> None:
+    schemas = (deployments["iris_sites"].layout.deployment / "api" / "schemas.py").read_text()
+    assert 'petal_length_cm: Annotated[' in schemas
+    assert 'alias="petal length (cm)"' in schemas
+    assert 'Literal["north meadow", "river bank", "south ridge"]' in schemas
+
+
+def test_runbook_is_complete_and_specific(deployments: dict[str, Deployment]) -> None:
+    for deployment in deployments.values():
+        text = (deployment.layout.deployment / "runbook.md").read_text()
+        assert runbook_problems(text, deployment.context) == []
+        for section in REQUIRED_SECTIONS:
+            assert section in text
+
+
+def test_runbook_check_finds_missing_and_empty_sections(
+        deployments: dict[str, Deployment]) -> None:
+    deployment = deployments["churn"]
+    text = (deployment.layout.deployment / "runbook.md").read_text()
+    rollback_start = text.index("## 6. Rollback")
+    contacts_start = text.index("## 7. Contacts")
+    emptied = text[:rollback_start] + "## 6. Rollback\n\n" + text[contacts_start:]
+    assert runbook_problems(emptied, deployment.context) == ["section 'Rollback' is empty"]
+    problems = runbook_problems(text.replace("## 3. Health checks", "## 3. Other"),
+                                deployment.context)
+    assert "section 'Health checks' is missing" in problems
+
+
+def test_rollback_names_the_previous_image(experiments: dict[str, Path],
+                                           tmp_path: Path) -> None:
+    out, first = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+                                      api_version="1.0.0")
+    assert "No previous deployment" in (out / "runbook.md").read_text()
+    out, second = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+                                       api_version="1.1.0")
+    runbook = (out / "runbook.md").read_text()
+    assert f"Previous image: `{first['image']}`" in runbook
+    assert f"docker run -d --name customer-churn-api -p 8000:8000 {first['image']}" in runbook
+    assert second["image"] == "customer-churn-api:1.1.0"
+    history = json.loads((tmp_path / "deployment_history.json").read_text())
+    assert [h["image_ref"] for h in history] == ["customer-churn-api:1.0.0",
+                                                  "customer-churn-api:1.1.0"]

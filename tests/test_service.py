@@ -1,0 +1,246 @@
+"""The generated service, served for real by `bentoml serve` from the built bento.
+
+Each test runs against every example (the `served` fixture is parametrized over them).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import Deployment, load_model
+from deployment_agent.server import ServiceProcess
+
+pytestmark = pytest.mark.server
+
+
+def sample_records(context: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Valid records drawn around the training distribution (bounded by the schema)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(n):
+        record = {}
+        for f in context["features"]:
+            stats = f["stats"] or {"mean": 0.0, "std": 1.0}
+            if f["enum"]:
+                value: Any = f["enum"][int(rng.integers(len(f["enum"])))]
+            elif f["type"] == "bool":
+                value = bool(rng.integers(2))
+            elif f["type"] == "str":
+                value = "value"
+            else:
+                value = float(rng.normal(stats["mean"], stats["std"]))
+                low = f["minimum"] if f["minimum"] is not None else -1e9
+                high = f["maximum"] if f["maximum"] is not None else 1e9
+                value = min(max(value, low), high)
+                value = int(round(value)) if f["type"] == "int" else round(value, 4)
+            record[f["name"]] = value
+        records.append(record)
+    return records
+
+
+def reference_input(context: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+    """What the model was fitted on: a DataFrame of the original columns, or a float matrix."""
+    names = [f["name"] for f in context["features"]]
+    if context["model"]["uses_dataframe"]:
+        return pd.DataFrame(records, columns=names)
+    return np.array([[r[n] for n in names] for r in records], dtype=float)
+
+
+def post(server: ServiceProcess, path: str, body: Any) -> httpx.Response:
+    return httpx.post(server.base_url + path, json=body, timeout=10)
+
+
+def test_liveness_and_readiness(served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    assert httpx.get(server.base_url + "/health").json() == {"status": "alive"}
+    ready = httpx.get(server.base_url + "/health/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["model_version"] == deployment.context["model"]["version"]
+    assert body["load_seconds"] > 0
+    assert httpx.get(server.base_url + "/readyz").status_code == 200
+
+
+def test_predictions_equal_the_models_own(served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    context = deployment.context
+    records = sample_records(context, 25)
+    model = load_model(deployment)
+    expected = model.predict(reference_input(context, records)).tolist()
+    singles = [post(server, "/predict", r).json() for r in records]
+    assert [s["prediction"] for s in singles] == pytest.approx(expected)
+    batch = post(server, "/predict/batch", {"records": records}).json()
+    assert batch["count"] == len(records)
+    assert [p["prediction"] for p in batch["predictions"]] == pytest.approx(expected)
+    if context["model"]["has_proba"]:
+        proba = model.predict_proba(reference_input(context, records))
+        labels = [str(c) for c in model.classes_]
+        got = np.array([[s["probabilities"][label] for label in labels] for s in singles])
+        np.testing.assert_allclose(got, proba, rtol=1e-9)
+    assert singles[0]["model_version"] == context["model"]["version"]
+    assert len({s["request_id"] for s in singles}) == len(singles)
+
+
+def _invalid_requests(context: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(kind, body, the field the 422 must name) for every applicable kind of bad input."""
+    example = context["example_input"]
+    features = context["features"]
+    first = features[0]["name"]
+    cases = [
+        ("missing field", {k: v for k, v in example.items() if k != first}, first),
+        ("extra field", {**example, "unexpected": 1}, "unexpected"),
+        ("string for a number", {**example, first: "35"}, first),
+    ]
+    for f in features:
+        name = f["name"]
+        if f["type"] == "int":
+            cases.append(("float for an int", {**example, name: 35.5}, name))
+        if f["type"] == "bool":
+            cases.append(('"false" for a bool', {**example, name: "false"}, name))
+        if f["maximum"] is not None:
+            cases.append(("above maximum", {**example, name: f["maximum"] + 1}, name))
+        if f["enum"]:
+            cases.append(("not in enum", {**example, name: "elsewhere"}, name))
+        if not f["nullable"]:
+            cases.append(("null where not nullable", {**example, name: None}, name))
+    return cases
+
+
+def test_invalid_input_is_a_422_naming_the_field(
+        served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    cases = _invalid_requests(deployment.context)
+    assert len({kind for kind, _, _ in cases}) >= 5
+    for kind, body, field in cases:
+        response = post(server, "/predict", body)
+        assert response.status_code == 422, (kind, response.text)
+        assert field in response.json()["message"], (kind, response.text)
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_bad_bodies_are_422_not_500(served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    example = deployment.context["example_input"]
+    float_feature = next((f["name"] for f in deployment.context["features"]
+                          if f["type"] == "float"), None)
+    url = server.base_url + "/predict"
+    malformed = httpx.post(url, content=b'{"a": ', headers={"content-type": "application/json"})
+    assert malformed.status_code == 422
+    assert "malformed JSON" in malformed.json()["message"]
+    not_json = httpx.post(url, content=b"age=35", headers={"content-type": "text/plain"})
+    assert not_json.status_code == 422
+    assert "Content-Type: application/json" in not_json.json()["message"]
+    if float_feature:
+        nan = json.dumps(example).replace(json.dumps(float_feature) + ": " +
+                                          json.dumps(example[float_feature]),
+                                          json.dumps(float_feature) + ": NaN")
+        response = httpx.post(url, content=nan, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert "finite number" in response.text
+        whole = {**example, float_feature: int(example[float_feature] or 0)}
+        assert post(server, "/predict", whole).status_code == 200  # 720 for a float is fine
+    assert post(server, "/predict/batch", {"records": []}).status_code == 422
+    too_many = post(server, "/predict/batch", {"records": [example] * 1001})
+    assert too_many.status_code == 422
+    assert "at most 1000" in too_many.json()["message"]
+
+
+def test_openapi_and_offline_docs(served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    spec = httpx.get(server.base_url + "/openapi.json").json()
+    assert spec["info"]["title"] == deployment.manifest["api"]["title"]
+    assert spec["info"]["version"] == deployment.manifest["api"]["version"]
+    for path in ("/health", "/health/ready", "/predict", "/predict/batch", "/metrics"):
+        assert path in spec["paths"]
+    request_schema = spec["components"]["schemas"]["PredictionRequest"]
+    assert set(request_schema["properties"]) == {f["name"] for f in
+                                                 deployment.context["features"]}
+    assert request_schema["examples"] == [deployment.context["example_input"]]
+    docs = httpx.get(server.base_url + "/docs").text
+    assert "cdn" not in docs and "/static/swagger-ui-bundle.js" in docs
+    asset = httpx.get(server.base_url + "/static/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+def test_metrics_count_requests_and_predictions(
+        served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+
+    def value(text: str, line_start: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(line_start))
+
+    before = httpx.get(server.base_url + "/metrics").text
+    post(server, "/predict/batch", {"records": [deployment.context["example_input"]] * 4})
+    after = httpx.get(server.base_url + "/metrics").text
+    assert value(after, 'predictions_total{endpoint="/predict/batch"}') - value(
+        before, 'predictions_total{endpoint="/predict/batch"}') == 4
+    assert 'http_request_duration_seconds_bucket{endpoint="/predict/batch"' in after
+    assert value(after, "model_ready") == 1
+    assert value(after, "model_load_seconds") > 0
+
+
+def test_request_id_is_propagated(served: tuple[ServiceProcess, Deployment]) -> None:
+    server, deployment = served
+    response = httpx.post(server.base_url + "/predict", json=deployment.context["example_input"],
+                          headers={"X-Request-ID": "trace-42"})
+    assert response.headers["x-request-id"] == "trace-42"
+    assert response.json()["request_id"] == "trace-42"
+
+
+def test_readiness_is_503_until_the_model_arrives(deployments: dict[str, Deployment],
+                                                  bentos: dict[str, str], bento_home: Path,
+                                                  tmp_path: Path) -> None:
+    """Start with the model file absent: alive, not ready (with the reason), no predictions;
+    put the file in place: ready without a restart."""
+    deployment = deployments["churn"]
+    model_path = tmp_path / "model.joblib"
+    env = {"MODEL_PATH": str(model_path), "MODEL_LOAD_RETRY_SECONDS": "0.3"}
+    with ServiceProcess.bento(bentos["churn"], home=bento_home, env=env) as server:
+        server.wait_for("/health", timeout=90)
+        ready = httpx.get(server.base_url + "/health/ready")
+        assert ready.status_code == 503
+        assert "not found" in ready.json()["reason"]
+        refused = post(server, "/predict", deployment.context["example_input"])
+        assert refused.status_code == 503
+        shutil.copyfile(deployment.layout.deployment / deployment.context["model"]["file"],
+                        model_path)
+        started = time.monotonic()
+        server.wait_for("/health/ready", timeout=30)
+        assert time.monotonic() - started < 30
+        assert post(server, "/predict", deployment.context["example_input"]).status_code == 200
+
+
+def test_model_failure_is_a_safe_500_and_serving_continues(
+        experiments: dict[str, Path], tmp_path: Path) -> None:
+    """A manifest that allows null for a feature the model cannot impute: the model raises
+    on null, the client gets a safe 500 with a request id, the next request is served."""
+    from deployment_agent import run_deployment_agent
+
+    folder = tmp_path / "modeling"
+    shutil.copytree(experiments["churn"].parent, folder)
+    manifest = json.loads((folder / "experiment_manifest.json").read_text())
+    manifest["input_schema"]["credit_score"]["nullable"] = True
+    (folder / "experiment_manifest.json").write_text(json.dumps(manifest))
+    out, _ = run_deployment_agent(folder / "experiment_manifest.json")
+    example = manifest["example_input"]
+    with ServiceProcess.uvicorn(out) as server:
+        server.wait_for("/health/ready", timeout=60)
+        failed = post(server, "/predict", {**example, "credit_score": None})
+        assert failed.status_code == 500
+        body = failed.json()
+        assert body["message"].startswith("the model failed to score this input")
+        assert "NaN" not in body["message"]  # the exception text stays in the log
+        assert post(server, "/predict", example).status_code == 200
+        log = server.output()
+    assert "prediction failed" in log and body["request_id"] in log and "Traceback" in log
