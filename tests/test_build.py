@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import Deployment
+
 from deployment_agent import run_deployment_agent
 from deployment_agent.hashing import sha256_file
 from deployment_agent.render import template_outputs

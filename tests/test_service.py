@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import Deployment, load_model
+
 from deployment_agent.server import ServiceProcess
 
 pytestmark = pytest.mark.server

@@ -158,7 +158,7 @@ FIXES: dict[str, str] = {
 
 
 def _field_path(loc: tuple[str | int, ...]) -> str:
-    """``('input_schema', 'petal length (cm)', 'type')`` -> ``input_schema["petal length (cm)"].type``."""
+    """``('input_schema', 'a b', 'type')`` -> ``input_schema["a b"].type``."""
     text = ""
     for i, part in enumerate(loc):
         if isinstance(part, int) or (i and loc[i - 1] == "input_schema"):

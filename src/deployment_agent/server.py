@@ -33,7 +33,8 @@ class ServiceProcess:
         self.env = env
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
-        self.log = tempfile.TemporaryFile()
+        # Kept open for the object's life: output() is read after the server stopped.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 

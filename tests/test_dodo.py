@@ -1,0 +1,111 @@
+"""The doit graph, run for real in a scratch project: complete, incremental, clean failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deployment_agent.render import ROOT
+
+pytestmark = pytest.mark.server  # the default tasks end by serving the bento
+
+
+def doit(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run doit on the repository's dodo.py with ``project`` as working directory."""
+    result = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(project),
+         "--db-file", str(project / ".doit.db"), *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def ran(output: str) -> set[str]:
+    """Tasks doit executed (``.  name``); up-to-date ones print ``-- name``."""
+    return {line[3:].strip() for line in output.splitlines() if line.startswith(".  ")}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A scratch project: the examples, a private copy of the templates and a bento store."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "examples", root / "examples",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    home = root / "agent_home"
+    for folder in ("templates", "runbook"):
+        shutil.copytree(ROOT / folder, home / folder)
+    env = {"DEPLOYMENT_AGENT_HOME": str(home), "DEPLOYMENT_AGENT_BENTOS": str(root / "bentos")}
+    return root, env
+
+
+def test_first_run_builds_everything_and_second_run_nothing(
+        project: tuple[Path, dict[str, str]]) -> None:
+    root, env = project
+    code, output = doit(root, env=env)
+    assert code == 0, output
+    assert ran(output) == {"train_example:churn", "train_example:diabetes",
+                           "train_example:iris_sites", "validate", "generate", "bento", "smoke"}
+    smoke = json.loads((root / "artifacts/.deployment-state/smoke.json").read_text())
+    assert smoke["observed"]["POST /predict"] == 200
+    code, output = doit(root, env=env)
+    assert code == 0, output
+    assert ran(output) == set(), output
+
+
+def test_editing_one_template_reruns_only_its_dependents(
+        project: tuple[Path, dict[str, str]]) -> None:
+    root, env = project
+    section = Path(env["DEPLOYMENT_AGENT_HOME"]) / "runbook" / "07_contacts.md.j2"
+    section.write_text(section.read_text() + "- Escalation: the head of data science\n")
+    code, output = doit(root, env=env)
+    assert code == 0, output
+    # The runbook is not part of the bento: its tag is unchanged, nothing is rebuilt.
+    assert ran(output) == {"generate"}, output
+    assert "head of data science" in (root / "artifacts/deployment/runbook.md").read_text()
+    code, output = doit(root, env=env)
+    assert ran(output) == set(), output
+
+
+def test_changing_the_api_version_rebuilds_the_service_not_the_model(
+        project: tuple[Path, dict[str, str]]) -> None:
+    root, env = project
+    code, output = doit(root, env={**env, "API_VERSION": "1.1.0"})
+    assert code == 0, output
+    assert ran(output) == {"validate", "generate", "bento", "smoke"}, output
+    manifest = json.loads((root / "artifacts/deployment/deployment_manifest.json").read_text())
+    assert manifest["image"] == "customer-churn-api:1.1.0"
+    assert "Previous image: `customer-churn-api:1.0.0`" in (
+        root / "artifacts/deployment/runbook.md").read_text()
+
+
+def test_an_invalid_manifest_fails_doit_and_keeps_the_deployment(
+        project: tuple[Path, dict[str, str]]) -> None:
+    root, env = project
+    manifest_path = root / "artifacts/modeling/experiment_manifest.json"
+    good = manifest_path.read_text()
+    before = (root / "artifacts/deployment/api/schemas.py").read_bytes()
+    broken = json.loads(good)
+    broken["input_schema"]["age"] = "integer"
+    manifest_path.write_text(json.dumps(broken))
+    try:
+        code, output = doit(root, "validate", "generate", env=env)
+    finally:
+        manifest_path.write_text(good)
+    assert code != 0
+    assert 'input_schema["age"].type: unknown type \'integer\'. Fix: use one of' in output
+    assert "Traceback" not in output
+    assert (root / "artifacts/deployment/api/schemas.py").read_bytes() == before
+
+
+def test_another_manifest_is_selected_by_parameter(project: tuple[Path, dict[str, str]]) -> None:
+    root, env = project
+    manifest = "artifacts/examples/iris_sites/modeling/experiment_manifest.json"
+    code, output = doit(root, "generate", f"manifest={manifest}", env=env)
+    assert code == 0, output
+    assert (root / "artifacts/examples/iris_sites/deployment/api/main.py").is_file()

@@ -1,0 +1,53 @@
+"""Settings precedence: YAML file < environment variables < Python API arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deployment_agent.errors import SettingsError
+from deployment_agent.settings import load_settings
+
+
+def test_the_shipped_file_has_the_seed_defaults() -> None:
+    settings = load_settings(environ={})
+    assert (settings.api.host, settings.api.port, settings.api.workers) == ("0.0.0.0", 8000, 4)
+    assert settings.docker.base_image == "python:3.11-slim"
+    assert settings.docker.registry == ""
+    assert settings.monitoring.enable_drift_detection is True
+    assert settings.monitoring.drift_threshold == 0.1
+    assert settings.api.cors.enabled is False and settings.api.cors.allow_origins == []
+
+
+def test_environment_overrides_file_and_arguments_override_environment() -> None:
+    env = {"PORT": "9000", "API_VERSION": "2.0.0", "ENABLE_DRIFT_DETECTION": "false"}
+    settings = load_settings(environ=env)
+    assert settings.api.port == 9000
+    assert settings.api.version == "2.0.0"
+    assert settings.monitoring.enable_drift_detection is False
+    settings = load_settings(environ=env, api_version="3.0.0", port=7000)
+    assert (settings.api.version, settings.api.port) == ("3.0.0", 7000)
+
+
+def test_origins_enable_cors_unless_switched_off() -> None:
+    settings = load_settings(environ={"CORS_ORIGINS": "https://a.example, https://b.example"})
+    assert settings.api.cors.enabled is True
+    assert settings.api.cors.allow_origins == ["https://a.example", "https://b.example"]
+    settings = load_settings(environ={}, cors_origins=["https://a.example"], enable_cors=False)
+    assert settings.api.cors.enabled is False
+
+
+def test_invalid_values_are_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"deployment\.api\.port: Input should be a valid "
+                                            r"integer"):
+        load_settings(environ={"PORT": "eighty"})
+    with pytest.raises(SettingsError, match="unknown option 'colour'"):
+        load_settings(environ={}, colour="blue")
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("deployment:\n  api:\n    prot: 80\n")
+    with pytest.raises(SettingsError, match=r"deployment\.api\.prot: Extra inputs"):
+        load_settings(bad, environ={})
+    bad.write_text("deployment: [\n")
+    with pytest.raises(SettingsError, match="invalid YAML"):
+        load_settings(bad, environ={})
