@@ -72,6 +72,35 @@ def task_bento():
     }
 
 
+def task_base_image():
+    """Make the base image available: present, pulled, or built from Debian packages."""
+    return {
+        "actions": [tasks.guarded(tasks.base_image, LAYOUT)],
+        "file_dep": [str(LAYOUT.context_file)],
+        "uptodate": [tasks.base_image_present(LAYOUT)],
+    }
+
+
+def task_wheelhouse():
+    """Build the pinned, hashed wheelhouse of requirements.txt for offline image builds."""
+    return {
+        "actions": [tasks.guarded(tasks.wheelhouse, LAYOUT)],
+        "file_dep": [str(LAYOUT.deployment / "requirements.txt")],
+        "uptodate": [tasks.wheelhouse_present(LAYOUT)],
+        "targets": [str(LAYOUT.wheelhouse / "requirements.lock.txt")],
+    }
+
+
+def task_containerize():
+    """`bentoml containerize` the bento into the API's image (offline, --network=none)."""
+    return {
+        "actions": [tasks.guarded(tasks.containerize, LAYOUT)],
+        "task_dep": ["bento", "base_image", "wheelhouse"],
+        "uptodate": [tasks.image_current(LAYOUT)],
+        "targets": [str(LAYOUT.image_record)],
+    }
+
+
 def task_smoke():
     """Serve the bento on a free local port, check every endpoint, then stop it."""
     return {

@@ -8,6 +8,7 @@ README's main command runs.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# testcontainers on a machine with no registry: no Ryuk reaper (its image cannot be pulled;
+# fixtures remove their containers), and reach published ports on 127.0.0.1 rather than a
+# bridge gateway (this machine looks like a container to testcontainers).
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+os.environ.setdefault("TC_HOST", "127.0.0.1")
 
 from deployment_agent import run_deployment_agent
 from deployment_agent.bento import build_bento
@@ -38,6 +46,23 @@ class Deployment:
         return json.loads(self.layout.context_file.read_text())
 
 
+# Figures measured by the acceptance tests, printed at the end of the run.
+FIGURES: list[str] = []
+
+
+def report(figure: str) -> None:
+    """Record a measured figure for the end-of-run summary (and print it)."""
+    FIGURES.append(figure)
+    print(figure)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("measured figures")
+        for figure in FIGURES:
+            terminalreporter.write_line(figure)
+
+
 def train(name: str, out_dir: Path) -> Path:
     """Run an example's training script; return its manifest."""
     script = ROOT / EXAMPLES[name][0]
@@ -57,7 +82,8 @@ def deployments(experiments: dict[str, Path]) -> dict[str, Deployment]:
     """Every example's deployment, generated through the public Python API."""
     result = {}
     for name, manifest in experiments.items():
-        _, record = run_deployment_agent(manifest)
+        # A registry prefix keeps the tests' images apart from images built by `doit`.
+        _, record = run_deployment_agent(manifest, registry="deployment-agent-test")
         result[name] = Deployment(name, layout_for(manifest), record)
     return result
 

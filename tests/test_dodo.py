@@ -51,7 +51,7 @@ def test_first_run_builds_everything_and_second_run_nothing(
     assert code == 0, output
     assert ran(output) == {"train_example:churn", "train_example:diabetes",
                            "train_example:iris_sites", "validate", "generate", "bento", "smoke"}
-    smoke = json.loads((root / "artifacts/.deployment-state/smoke.json").read_text())
+    smoke = json.loads((root / "artifacts/deployment-build/smoke.json").read_text())
     assert smoke["observed"]["POST /predict"] == 200
     code, output = doit(root, env=env)
     assert code == 0, output

@@ -37,7 +37,7 @@ STATIC_ASSETS = {
     "api/static/favicon.png": SWAGGER_DIR / "favicon-light-32x32.png",
 }
 # Files that make up the bento (and so its version hash); the rest are deployment docs.
-BENTO_INPUTS = ("service.py", "bentofile.yaml", "requirements.txt", "api/", "model/")
+BENTO_INPUTS = ("service.py", "bentofile.yaml", "requirements.txt", "api/", "model/", "docker/")
 DEPLOYMENT_MANIFEST = "deployment_manifest.json"
 RUFF_RULES = "E,F,W,I,B,UP"
 
@@ -98,6 +98,20 @@ def _format_and_check(staging: Path, context: dict[str, Any]) -> None:
         if ruff.returncode != 0:
             raise GenerationError(f"generated code fails ruff {command[0]}:\n"
                                   f"{ruff.stdout}{ruff.stderr}")
+
+
+def _keep_bento_dockerfile(old: Path, new: Path, bento_tag: str) -> None:
+    """Carry the Dockerfile over when the bento is unchanged.
+
+    The Dockerfile is not rendered here: ``doit bento`` writes the one BentoML builds the
+    bento's image with. Same bento tag, same Dockerfile; a new tag gets a new one.
+    """
+    try:
+        previous = json.loads((old / DEPLOYMENT_MANIFEST).read_text())["bento_tag"]
+    except (OSError, ValueError, KeyError):
+        return
+    if previous == bento_tag and (old / "Dockerfile").is_file():
+        shutil.copy2(old / "Dockerfile", new / "Dockerfile")
 
 
 def _swap_in(staging: Path, target: Path) -> None:
@@ -175,6 +189,7 @@ def generate(layout: Layout) -> dict[str, Any]:
         (staging / DEPLOYMENT_MANIFEST).write_text(
             render(DEPLOYMENT_MANIFEST, {**context, "deployment_manifest": manifest})
         )
+        _keep_bento_dockerfile(target, staging, manifest["bento_tag"])
         _swap_in(staging, target)
     finally:
         if staging.exists():

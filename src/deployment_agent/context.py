@@ -22,6 +22,7 @@ from .hashing import sha256_file
 from .manifest import ExperimentManifest, FeatureSpec
 from .modelfile import ModelInfo
 from .settings import DeploymentSettings
+from .wheelhouse import wheelhouse_image
 
 # Packages the generated service imports, pinned to the generator environment's versions
 # (themselves pinned in pyproject.toml). The model's own libraries are pinned to the
@@ -212,6 +213,7 @@ def build_context(
     image_ref = f"{registry + '/' if registry else ''}{slug}:{settings.api.version}"
     model_sha = sha256_file(manifest.model_file)
     model_file_name = f"model{manifest.model_file.suffix or '.bin'}"
+    pins = requirements(manifest, uses_dataframe)
     extra = {k: v for k, v in (manifest.model_extra or {}).items()}
     return {
         "generator": {"name": "deployment-agent", "version": __version__},
@@ -259,7 +261,8 @@ def build_context(
         "any_nullable": any(f["nullable"] for f in features),
         "uses_literal": any(f["enum"] for f in features),
         "example_input": example,
-        "requirements": requirements(manifest, uses_dataframe),
+        "requirements": pins,
+        "wheelhouse_image": wheelhouse_image(pins),
         "endpoints": ENDPOINTS,
         "source_manifest": {
             "path": _relative(manifest.source),

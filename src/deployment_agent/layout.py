@@ -3,7 +3,7 @@
 ``artifacts/modeling/experiment_manifest.json`` deploys to ``artifacts/deployment/``;
 any manifest inside a folder named ``modeling`` deploys to its sibling ``deployment``
 folder, any other to a ``deployment`` folder beside it. Build state (the validated
-context, the bento record, history) lives in a hidden sibling ``.deployment-state``.
+context, the bento record, history) lives in a sibling ``deployment-build`` folder.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Layout:
 
     @property
     def state(self) -> Path:
-        return self.deployment.parent / ".deployment-state"
+        return self.deployment.parent / "deployment-build"
 
     @property
     def context_file(self) -> Path:
@@ -38,6 +38,14 @@ class Layout:
     @property
     def bento_record(self) -> Path:
         return self.state / "bento.json"
+
+    @property
+    def image_record(self) -> Path:
+        return self.state / "image.json"
+
+    @property
+    def wheelhouse(self) -> Path:
+        return self.state / "wheelhouse"
 
     @property
     def smoke_report(self) -> Path:

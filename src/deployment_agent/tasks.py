@@ -55,11 +55,38 @@ def generate(layout: Layout) -> None:
 
 
 def bento(layout: Layout) -> None:
-    """Build the bento."""
+    """Build the bento and write the Dockerfile that containerizing it uses."""
     from .bento import build_bento
+    from .container import write_containerfile
 
     record = build_bento(layout)
-    print(f"bento {record['tag']} in {record['path']}")
+    write_containerfile(layout, record["tag"])
+    print(f"bento {record['tag']} in {record['path']}; its Dockerfile in {layout.deployment}")
+
+
+def base_image(layout: Layout) -> None:
+    """Make the configured base image available (pull, or build from Debian packages)."""
+    from .base_image import ensure_base_image
+
+    image = json.loads(layout.context_file.read_text())["docker"]["base_image"]
+    print(f"base image {image}: {ensure_base_image(image)}")
+
+
+def wheelhouse(layout: Layout) -> None:
+    """Build the pinned, hashed wheelhouse image of the deployment's requirements."""
+    from .wheelhouse import build_wheelhouse_image
+
+    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
+    print(f"wheelhouse {image} from {layout.wheelhouse}")
+
+
+def containerize(layout: Layout) -> None:
+    """`bentoml containerize` the bento into the API's image, without network access."""
+    from .container import containerize as build_image
+
+    image = build_image(layout)
+    print(f"image {image['image']}: {image['size_bytes'] / 1e6:.0f} MB, built in "
+          f"{image['build_seconds']} s")
 
 
 def smoke(layout: Layout) -> None:
@@ -127,10 +154,50 @@ def record_matches(record: Path, source: Path, key: str) -> Callable[[], bool]:
 
 
 def bento_current(layout: Layout) -> Callable[[], bool]:
-    """The bento is current when its record's tag is the deployment manifest's bento_tag."""
+    """The bento is current when its record's tag is the deployment manifest's bento_tag
+    (and the bento and its Dockerfile are still there)."""
     check = record_matches(layout.bento_record, layout.deployment / "deployment_manifest.json",
                            "bento_tag")
-    return lambda: check() and Path(json.loads(layout.bento_record.read_text())["path"]).is_dir()
+    return lambda: check() and (layout.deployment / "Dockerfile").is_file() and \
+        Path(json.loads(layout.bento_record.read_text())["path"]).is_dir()
+
+
+def base_image_present(layout: Layout) -> Callable[[], bool]:
+    """Up to date while the configured base image exists locally."""
+    from .base_image import image_exists
+
+    def check() -> bool:
+        return layout.context_file.is_file() and image_exists(
+            json.loads(layout.context_file.read_text())["docker"]["base_image"])
+
+    return check
+
+
+def wheelhouse_present(layout: Layout) -> Callable[[], bool]:
+    """Up to date while the wheelhouse image of the current requirements exists."""
+    from .base_image import image_exists
+    from .wheelhouse import requirement_lines, wheelhouse_image
+
+    def check() -> bool:
+        requirements = layout.deployment / "requirements.txt"
+        return requirements.is_file() and image_exists(
+            wheelhouse_image(requirement_lines(requirements.read_text())))
+
+    return check
+
+
+def image_current(layout: Layout) -> Callable[[], bool]:
+    """Up to date while the image recorded for the current bento still exists unchanged."""
+    from .container import image_id
+
+    def check() -> bool:
+        if not layout.image_record.is_file() or not layout.bento_record.is_file():
+            return False
+        image = json.loads(layout.image_record.read_text())
+        bento = json.loads(layout.bento_record.read_text())
+        return image["bento_tag"] == bento["tag"] and image_id(image["image"]) == image["id"]
+
+    return check
 
 
 def smoke_current(layout: Layout) -> Callable[[], bool]:

@@ -1,0 +1,66 @@
+"""Request builders shared by the server and container tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def sample_records(context: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Valid records drawn around the training distribution (bounded by the schema)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(n):
+        record = {}
+        for f in context["features"]:
+            stats = f["stats"] or {"mean": 0.0, "std": 1.0}
+            if f["enum"]:
+                value: Any = f["enum"][int(rng.integers(len(f["enum"])))]
+            elif f["type"] == "bool":
+                value = bool(rng.integers(2))
+            elif f["type"] == "str":
+                value = "value"
+            else:
+                value = float(rng.normal(stats["mean"], stats["std"]))
+                low = f["minimum"] if f["minimum"] is not None else -1e9
+                high = f["maximum"] if f["maximum"] is not None else 1e9
+                value = min(max(value, low), high)
+                value = int(round(value)) if f["type"] == "int" else round(value, 4)
+            record[f["name"]] = value
+        records.append(record)
+    return records
+
+
+def reference_input(context: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+    """What the model was fitted on: a DataFrame of the original columns, or a float matrix."""
+    names = [f["name"] for f in context["features"]]
+    if context["model"]["uses_dataframe"]:
+        return pd.DataFrame(records, columns=names)
+    return np.array([[r[n] for n in names] for r in records], dtype=float)
+
+
+def invalid_requests(context: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(kind, body, the field the 422 must name) for every applicable kind of bad input."""
+    example = context["example_input"]
+    features = context["features"]
+    first = features[0]["name"]
+    cases = [
+        ("missing field", {k: v for k, v in example.items() if k != first}, first),
+        ("extra field", {**example, "unexpected": 1}, "unexpected"),
+        ("string for a number", {**example, first: "35"}, first),
+    ]
+    for f in features:
+        name = f["name"]
+        if f["type"] == "int":
+            cases.append(("float for an int", {**example, name: 35.5}, name))
+        if f["type"] == "bool":
+            cases.append(('"false" for a bool', {**example, name: "false"}, name))
+        if f["maximum"] is not None:
+            cases.append(("above maximum", {**example, name: f["maximum"] + 1}, name))
+        if f["enum"]:
+            cases.append(("not in enum", {**example, name: "elsewhere"}, name))
+        if not f["nullable"]:
+            cases.append(("null where not nullable", {**example, name: None}, name))
+    return cases

@@ -1,0 +1,229 @@
+"""Acceptance criteria, against the real image of every example, with testcontainers.
+
+The images are built the way `doit containerize` builds them: the base image (present,
+pulled, or built from Debian packages), the offline wheelhouse, then `bentoml
+containerize --network=none`. One test per criterion, each reporting its measured figure.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Deployment, load_model, report
+from helpers import invalid_requests, reference_input, sample_records
+from testcontainers.core.container import DockerContainer
+
+from deployment_agent.base_image import ensure_base_image
+from deployment_agent.container import containerize, write_containerfile
+from deployment_agent.examples import EXAMPLES
+from deployment_agent.runbook import runbook_problems
+from deployment_agent.wheelhouse import build_wheelhouse_image
+
+pytestmark = pytest.mark.docker
+PORT = 8000
+
+
+@dataclass(frozen=True)
+class Image:
+    deployment: Deployment
+    ref: str
+    size_bytes: int
+    build_seconds: float
+
+
+@dataclass(frozen=True)
+class Running:
+    image: Image
+    container: DockerContainer
+    base_url: str
+    ready_seconds: float
+
+
+@pytest.fixture(scope="session")
+def images(deployments: dict[str, Deployment], bentos: dict[str, str],
+           bento_home: Path) -> dict[str, Image]:
+    """Every example containerized, as `doit containerize` does it."""
+    built = {}
+    for name, deployment in deployments.items():
+        layout = deployment.layout
+        write_containerfile(layout, bentos[name], bento_home)
+        ensure_base_image(deployment.context["docker"]["base_image"])
+        build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
+        record = containerize(layout, bento_home)
+        built[name] = Image(deployment, record["image"], record["size_bytes"],
+                            record["build_seconds"])
+    return built
+
+
+def start(image: str, env: dict[str, str] | None = None) -> tuple[DockerContainer, str, float]:
+    """Start a container with its port published on 127.0.0.1; return it, its URL and the
+    seconds from `docker start` to /health answering."""
+    container = DockerContainer(image)
+    for key, value in (env or {}).items():
+        container.with_env(key, value)
+    container.ports[f"{PORT}/tcp"] = ("127.0.0.1", None)  # never on a public interface
+    started = time.perf_counter()
+    container.start()
+    base_url = f"http://127.0.0.1:{container.get_exposed_port(PORT)}"
+    wait_until(base_url, "/health", 200, timeout=60)
+    return container, base_url, time.perf_counter() - started
+
+
+def wait_until(base_url: str, path: str, status: int, timeout: float) -> float:
+    """Poll until ``path`` answers ``status``; return the seconds it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if httpx.get(base_url + path, timeout=2).status_code == status:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{path} did not answer {status} within {timeout} s")
+
+
+@pytest.fixture(scope="module", params=sorted(EXAMPLES))
+def running(request: pytest.FixtureRequest, images: dict[str, Image]) -> Iterator[Running]:
+    """Each example's container, measured from start to ready."""
+    image = images[request.param]
+    started = time.perf_counter()
+    container, base_url, _ = start(image.ref, {"WORKERS": "2"})
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        yield Running(image, container, base_url, time.perf_counter() - started)
+    finally:
+        container.stop()
+
+
+def test_1_docker_build_completes(images: dict[str, Image]) -> None:
+    for name, image in images.items():
+        assert image.size_bytes > 0
+        dockerfile = (image.deployment.layout.deployment / "Dockerfile").read_text()
+        assert "AS builder" in dockerfile and "HEALTHCHECK" in dockerfile
+        assert "build-essential" not in dockerfile and "--require-hashes" in dockerfile
+        report(f"{name}: image {image.ref} {image.size_bytes / 1e6:.0f} MB, built in "
+               f"{image.build_seconds:.1f} s (offline, --network=none)")
+
+
+def test_2_container_ready_within_60_seconds(running: Running) -> None:
+    report(f"{running.image.deployment.name}: container start to ready "
+           f"{running.ready_seconds:.2f} s")
+    assert running.ready_seconds < 60
+
+
+def test_3_health_p99_under_100_ms(running: Running) -> None:
+    timings = []
+    with httpx.Client(base_url=running.base_url) as client:
+        for _ in range(100):
+            started = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            timings.append((time.perf_counter() - started) * 1000)
+    p99 = statistics.quantiles(timings, n=100)[98]
+    report(f"{running.image.deployment.name}: /health p50 {statistics.median(timings):.2f} ms, "
+           f"p99 {p99:.2f} ms over {len(timings)} calls")
+    assert p99 < 100
+
+
+def test_4_readiness_200_once_loaded(running: Running) -> None:
+    ready = httpx.get(running.base_url + "/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model_version"] == running.image.deployment.context["model"]["version"]
+
+
+def test_4_readiness_503_while_the_model_is_missing(images: dict[str, Image]) -> None:
+    container, base_url, live_seconds = start(images["churn"].ref,
+                                              {"MODEL_PATH": "/nonexistent/model.joblib"})
+    try:
+        ready = httpx.get(base_url + "/health/ready")
+        assert ready.status_code == 503
+        assert "not found" in ready.json()["reason"]
+        assert httpx.get(base_url + "/health").status_code == 200
+        report(f"churn: model missing -> /health 200 after {live_seconds:.2f} s, "
+               "/health/ready 503 with the reason")
+    finally:
+        container.stop()
+
+
+def test_5_predict_equals_the_models_own_prediction(running: Running) -> None:
+    deployment = running.image.deployment
+    context = deployment.context
+    records = sample_records(context, 20, seed=3)
+    expected = load_model(deployment).predict(reference_input(context, records)).tolist()
+    got = [httpx.post(running.base_url + "/predict", json=r).json()["prediction"]
+           for r in records]
+    assert got == pytest.approx(expected)
+    batch = httpx.post(running.base_url + "/predict/batch", json={"records": records}).json()
+    assert [p["prediction"] for p in batch["predictions"]] == pytest.approx(expected)
+
+
+def test_6_invalid_input_is_422(running: Running) -> None:
+    cases = invalid_requests(running.image.deployment.context)
+    for kind, body, field in cases:
+        response = httpx.post(running.base_url + "/predict", json=body)
+        assert response.status_code == 422, (kind, response.text)
+        assert field in response.json()["message"]
+    kinds = sorted({kind for kind, _, _ in cases})
+    assert len(kinds) >= 5
+    report(f"{running.image.deployment.name}: 422 for {len(cases)} invalid requests of "
+           f"{len(kinds)} kinds")
+
+
+def test_7_openapi_and_offline_docs(running: Running) -> None:
+    spec = httpx.get(running.base_url + "/openapi.json").json()
+    features = {f["name"] for f in running.image.deployment.context["features"]}
+    assert features == set(spec["components"]["schemas"]["PredictionRequest"]["properties"])
+    for path in ("/health", "/health/ready", "/predict", "/predict/batch", "/metrics"):
+        assert path in spec["paths"]
+    docs = httpx.get(running.base_url + "/docs").text
+    assert "https://" not in docs and "http://" not in docs  # every asset is local
+    for asset in ("/static/swagger-ui-bundle.js", "/static/swagger-ui.css"):
+        assert httpx.get(running.base_url + asset).status_code == 200
+
+
+def test_8_runbook_complete(images: dict[str, Image]) -> None:
+    for image in images.values():
+        deployment = image.deployment
+        runbook = (deployment.layout.deployment / "runbook.md").read_text()
+        assert runbook_problems(runbook, deployment.context) == []
+        assert image.ref in runbook
+
+
+def test_runs_as_non_root_with_healthcheck(running: Running) -> None:
+    code, output = running.container.exec("id -u")
+    assert code == 0 and output.decode().strip() != "0"
+    inspect = json.loads(subprocess.run(["docker", "image", "inspect", running.image.ref],
+                                        capture_output=True, text=True, check=True).stdout)[0]
+    assert inspect["Config"]["User"] not in ("", "root", "0")
+    assert "/health" in " ".join(inspect["Config"]["Healthcheck"]["Test"])
+
+
+def test_batch_and_metrics_in_the_container(running: Running) -> None:
+    example = running.image.deployment.context["example_input"]
+    batch = httpx.post(running.base_url + "/predict/batch", json={"records": [example] * 5})
+    assert batch.status_code == 200 and batch.json()["count"] == 5
+    metrics = httpx.get(running.base_url + "/metrics").text
+    assert 'predictions_total{endpoint="/predict/batch"}' in metrics
+    assert "model_load_seconds" in metrics
+
+
+def test_compose_serves_the_api(images: dict[str, Image], tmp_path: Path) -> None:
+    """`docker-compose up` in the deployment folder serves the image on port 8000."""
+    deployment = images["churn"].deployment.layout.deployment
+    project = ["docker-compose", "--project-name", "deployment-agent-test",
+               "--project-directory", str(deployment), "-f",
+               str(deployment / "docker-compose.yml")]
+    subprocess.run([*project, "up", "-d"], check=True, capture_output=True)
+    try:
+        seconds = wait_until(f"http://127.0.0.1:{PORT}", "/health/ready", 200, timeout=60)
+        report(f"churn: docker-compose up -> ready in {seconds:.2f} s on port {PORT}")
+    finally:
+        subprocess.run([*project, "down"], capture_output=True)
+
