@@ -21,9 +21,12 @@ from conftest import Deployment, load_model, report
 from helpers import invalid_requests, reference_input, sample_records
 from testcontainers.core.container import DockerContainer
 
+from deployment_agent import run_deployment_agent
 from deployment_agent.base_image import ensure_base_image
+from deployment_agent.bento import build_bento
 from deployment_agent.container import containerize, write_containerfile
 from deployment_agent.examples import EXAMPLES
+from deployment_agent.layout import layout_for
 from deployment_agent.runbook import runbook_problems
 from deployment_agent.wheelhouse import build_wheelhouse_image
 
@@ -41,26 +44,66 @@ class Image:
 
 @dataclass(frozen=True)
 class Running:
+    name: str
     image: Image
     container: DockerContainer
     base_url: str
     ready_seconds: float
 
 
+def build_image(deployment: Deployment, bento_tag: str, bento_home: Path) -> Image:
+    """The steps of `doit containerize`: Dockerfile, base image, wheelhouse, image."""
+    layout = deployment.layout
+    if deployment.context["docker"]["runtime"] == "bentoml":
+        write_containerfile(layout, bento_tag, bento_home)
+    ensure_base_image(deployment.context["docker"]["base_image"])
+    build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
+    record = containerize(layout, bento_home)
+    return Image(deployment, record["image"], record["size_bytes"], record["build_seconds"])
+
+
+# Every example containerized with BentoML, and churn with the uvicorn runtime too.
+IMAGES = [*sorted(EXAMPLES), "churn-uvicorn"]
+
+
+class Images:
+    """Builds an image on first use, so `-k diabetes` builds only what it tests."""
+
+    def __init__(self, deployments: dict[str, Deployment], bentos: dict[str, str],
+                 bento_home: Path, experiments: dict[str, Path], scratch: Path) -> None:
+        self.deployments, self.bentos, self.bento_home = deployments, bentos, bento_home
+        self.experiments, self.scratch = experiments, scratch
+        self.built: dict[str, Image] = {}
+
+    def __getitem__(self, name: str) -> Image:
+        if name not in self.built:
+            self.built[name] = self._build(name)
+        return self.built[name]
+
+    def _build(self, name: str) -> Image:
+        if name in self.deployments:
+            return build_image(self.deployments[name], self.bentos[name], self.bento_home)
+        example, runtime = name.split("-")
+        out = self.scratch / runtime / "deployment"
+        _, manifest = run_deployment_agent(self.experiments[example], output_dir=out,
+                                           runtime=runtime,
+                                           registry=f"deployment-agent-test-{runtime}")
+        deployment = Deployment(example, layout_for(self.experiments[example], out), manifest)
+        tag = build_bento(deployment.layout, self.bento_home)["tag"]
+        return build_image(deployment, tag, self.bento_home)
+
+
 @pytest.fixture(scope="session")
-def images(deployments: dict[str, Deployment], bentos: dict[str, str],
-           bento_home: Path) -> dict[str, Image]:
-    """Every example containerized, as `doit containerize` does it."""
-    built = {}
-    for name, deployment in deployments.items():
-        layout = deployment.layout
-        write_containerfile(layout, bentos[name], bento_home)
-        ensure_base_image(deployment.context["docker"]["base_image"])
-        build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
-        record = containerize(layout, bento_home)
-        built[name] = Image(deployment, record["image"], record["size_bytes"],
-                            record["build_seconds"])
-    return built
+def images(deployments: dict[str, Deployment], bentos: dict[str, str], bento_home: Path,
+           experiments: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Images:
+    return Images(deployments, bentos, bento_home, experiments,
+                  tmp_path_factory.mktemp("runtimes"))
+
+
+@pytest.fixture(scope="module", params=IMAGES)
+def image(request: pytest.FixtureRequest, images: Images) -> tuple[str, Image]:
+    """Each image, built (once) as `doit containerize` builds it."""
+    return request.param, images[request.param]
 
 
 def start(image: str, env: dict[str, str] | None = None) -> tuple[DockerContainer, str, float]:
@@ -90,31 +133,33 @@ def wait_until(base_url: str, path: str, status: int, timeout: float) -> float:
     raise TimeoutError(f"{path} did not answer {status} within {timeout} s")
 
 
-@pytest.fixture(scope="module", params=sorted(EXAMPLES))
-def running(request: pytest.FixtureRequest, images: dict[str, Image]) -> Iterator[Running]:
-    """Each example's container, measured from start to ready."""
-    image = images[request.param]
+@pytest.fixture(scope="module")
+def running(image: tuple[str, Image]) -> Iterator[Running]:
+    """Each image's container, measured from start to ready."""
+    name, image = image
     started = time.perf_counter()
     container, base_url, _ = start(image.ref, {"WORKERS": "2"})
     try:
         wait_until(base_url, "/health/ready", 200, timeout=60)
-        yield Running(image, container, base_url, time.perf_counter() - started)
+        yield Running(name, image, container, base_url,
+                      time.perf_counter() - started)
     finally:
         container.stop()
 
 
-def test_1_docker_build_completes(images: dict[str, Image]) -> None:
-    for name, image in images.items():
-        assert image.size_bytes > 0
-        dockerfile = (image.deployment.layout.deployment / "Dockerfile").read_text()
-        assert "AS builder" in dockerfile and "HEALTHCHECK" in dockerfile
-        assert "build-essential" not in dockerfile and "--require-hashes" in dockerfile
-        report(f"{name}: image {image.ref} {image.size_bytes / 1e6:.0f} MB, built in "
-               f"{image.build_seconds:.1f} s (offline, --network=none)")
+def test_1_docker_build_completes(image: tuple[str, Image]) -> None:
+    name, built = image
+    assert built.size_bytes > 0
+    dockerfile = (built.deployment.layout.deployment / "Dockerfile").read_text()
+    assert "AS builder" in dockerfile and "HEALTHCHECK" in dockerfile
+    assert ("bentoml" in dockerfile) == (not name.endswith("uvicorn"))
+    assert "build-essential" not in dockerfile and "--require-hashes" in dockerfile
+    report(f"{name}: image {built.ref} {built.size_bytes / 1e6:.0f} MB, built in "
+           f"{built.build_seconds:.1f} s (offline, --network=none)")
 
 
 def test_2_container_ready_within_60_seconds(running: Running) -> None:
-    report(f"{running.image.deployment.name}: container start to ready "
+    report(f"{running.name}: container start to ready "
            f"{running.ready_seconds:.2f} s")
     assert running.ready_seconds < 60
 
@@ -127,7 +172,7 @@ def test_3_health_p99_under_100_ms(running: Running) -> None:
             assert client.get("/health").status_code == 200
             timings.append((time.perf_counter() - started) * 1000)
     p99 = statistics.quantiles(timings, n=100)[98]
-    report(f"{running.image.deployment.name}: /health p50 {statistics.median(timings):.2f} ms, "
+    report(f"{running.name}: /health p50 {statistics.median(timings):.2f} ms, "
            f"p99 {p99:.2f} ms over {len(timings)} calls")
     assert p99 < 100
 
@@ -138,7 +183,7 @@ def test_4_readiness_200_once_loaded(running: Running) -> None:
     assert ready.json()["model_version"] == running.image.deployment.context["model"]["version"]
 
 
-def test_4_readiness_503_while_the_model_is_missing(images: dict[str, Image]) -> None:
+def test_4_readiness_503_while_the_model_is_missing(images: Images) -> None:
     container, base_url, live_seconds = start(images["churn"].ref,
                                               {"MODEL_PATH": "/nonexistent/model.joblib"})
     try:
@@ -172,7 +217,7 @@ def test_6_invalid_input_is_422(running: Running) -> None:
         assert field in response.json()["message"]
     kinds = sorted({kind for kind, _, _ in cases})
     assert len(kinds) >= 5
-    report(f"{running.image.deployment.name}: 422 for {len(cases)} invalid requests of "
+    report(f"{running.name}: 422 for {len(cases)} invalid requests of "
            f"{len(kinds)} kinds")
 
 
@@ -188,12 +233,12 @@ def test_7_openapi_and_offline_docs(running: Running) -> None:
         assert httpx.get(running.base_url + asset).status_code == 200
 
 
-def test_8_runbook_complete(images: dict[str, Image]) -> None:
-    for image in images.values():
-        deployment = image.deployment
-        runbook = (deployment.layout.deployment / "runbook.md").read_text()
-        assert runbook_problems(runbook, deployment.context) == []
-        assert image.ref in runbook
+def test_8_runbook_complete(image: tuple[str, Image]) -> None:
+    _, built = image
+    deployment = built.deployment
+    runbook = (deployment.layout.deployment / "runbook.md").read_text()
+    assert runbook_problems(runbook, deployment.context) == []
+    assert built.ref in runbook
 
 
 def test_runs_as_non_root_with_healthcheck(running: Running) -> None:
@@ -214,7 +259,7 @@ def test_batch_and_metrics_in_the_container(running: Running) -> None:
     assert "model_load_seconds" in metrics
 
 
-def test_compose_serves_the_api(images: dict[str, Image], tmp_path: Path) -> None:
+def test_compose_serves_the_api(images: Images, tmp_path: Path) -> None:
     """`docker-compose up` in the deployment folder serves the image on port 8000."""
     deployment = images["churn"].deployment.layout.deployment
     project = ["docker-compose", "--project-name", "deployment-agent-test",
@@ -227,3 +272,16 @@ def test_compose_serves_the_api(images: dict[str, Image], tmp_path: Path) -> Non
     finally:
         subprocess.run([*project, "down"], capture_output=True)
 
+
+
+def test_port_and_title_come_from_the_environment(images: Images) -> None:
+    container = DockerContainer(images["churn"].ref).with_env("PORT", "9000") \
+        .with_env("API_TITLE", "Churn (staging)")
+    container.ports["9000/tcp"] = ("127.0.0.1", None)
+    container.start()
+    try:
+        base_url = f"http://127.0.0.1:{container.get_exposed_port(9000)}"
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        assert httpx.get(base_url + "/openapi.json").json()["info"]["title"] == "Churn (staging)"
+    finally:
+        container.stop()

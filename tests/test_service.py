@@ -6,6 +6,7 @@ Each test runs against every example (the `served` fixture is parametrized over 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -186,3 +187,35 @@ def test_model_failure_is_a_safe_500_and_serving_continues(
         assert post(server, "/predict", example).status_code == 200
         log = server.output()
     assert "prediction failed" in log and body["request_id"] in log and "Traceback" in log
+
+
+def test_the_documented_requests_work(served: tuple[ServiceProcess, Deployment]) -> None:
+    """Every curl body in the runbook (and, for churn, the README) is a valid request."""
+    server, deployment = served
+    texts = [(deployment.layout.deployment / "runbook.md").read_text()]
+    if deployment.name == "churn":
+        texts.append((Path(__file__).parents[1] / "README.md").read_text())
+    bodies = [json.loads(body) for text in texts
+              for body in re.findall(r"-d '(\{.*?\})'", text, flags=re.DOTALL)]
+    assert len(bodies) >= 2
+    for body in bodies:
+        response = post(server, "/predict", body)
+        assert response.status_code == 200, (body, response.text)
+
+
+def test_cors_is_off_by_default_and_an_allow_list_when_enabled(
+        deployments: dict[str, Deployment]) -> None:
+    out = deployments["churn"].layout.deployment
+    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    with ServiceProcess.uvicorn(out) as server:
+        server.wait_for("/health")
+        response = httpx.options(server.base_url + "/predict", headers=preflight)
+        assert "access-control-allow-origin" not in response.headers
+    with ServiceProcess.uvicorn(out, env={"CORS_ENABLED": "true",
+                                          "CORS_ORIGINS": "https://app.example.com"}) as server:
+        server.wait_for("/health")
+        allowed = httpx.options(server.base_url + "/predict", headers=preflight)
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        denied = httpx.options(server.base_url + "/predict",
+                               headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in denied.headers

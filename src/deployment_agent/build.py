@@ -170,8 +170,10 @@ def generate(layout: Layout) -> dict[str, Any]:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
+        runtime = context["docker"]["runtime"]
         for rel in template_outputs():
-            if rel != DEPLOYMENT_MANIFEST:
+            # The BentoML runtime's Dockerfile is BentoML's own, written by `doit bento`.
+            if rel != DEPLOYMENT_MANIFEST and not (rel == "Dockerfile" and runtime == "bentoml"):
                 (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                 (staging / rel).write_text(render(rel, context), encoding="utf-8")
         for rel, source in {**STATIC_ASSETS,
@@ -189,7 +191,8 @@ def generate(layout: Layout) -> dict[str, Any]:
         (staging / DEPLOYMENT_MANIFEST).write_text(
             render(DEPLOYMENT_MANIFEST, {**context, "deployment_manifest": manifest})
         )
-        _keep_bento_dockerfile(target, staging, manifest["bento_tag"])
+        if runtime == "bentoml":
+            _keep_bento_dockerfile(target, staging, manifest["bento_tag"])
         _swap_in(staging, target)
     finally:
         if staging.exists():

@@ -6,12 +6,14 @@ its path checks shape how it is called here: the template must lie under the wor
 directory and on no hidden path (BentoML issue 5566), so both commands run inside the
 build-state folder with TMPDIR pointing into it. The classic builder is used
 (``DOCKER_BUILDKIT=0``: Debian's docker.io has no buildx) with ``--network=none``, which
-proves the build needs no registry and no package index.
+proves the build needs no registry and no package index. The uvicorn runtime builds the
+deployment folder's own Dockerfile with ``docker build --network=none`` instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,19 +66,32 @@ def image_size(image: str) -> int:
     return int(result.stdout.strip())
 
 
+def _docker_build(layout: Layout, image: str) -> subprocess.CompletedProcess[str]:
+    """The uvicorn runtime: ``docker build`` of the deployment folder's own Dockerfile."""
+    return subprocess.run(
+        ["docker", "build", "--network=none", "-t", image, str(layout.deployment)],
+        env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True,
+    )
+
+
 def containerize(layout: Layout, home: Path = BENTOML_HOME) -> dict[str, Any]:
-    """Build the image of the current bento; record its id, size and build time."""
+    """Build the service's image for the configured runtime; record its id, size, time."""
     record = json.loads(layout.bento_record.read_text())
+    runtime = json.loads(layout.context_file.read_text())["docker"]["runtime"]
     started = time.perf_counter()
-    result = _bentoml(layout, ["containerize", record["tag"], "--backend", "docker",
-                               "--image-tag", record["image"], "--opt", "network=none"], home)
+    if runtime == "uvicorn":
+        result = _docker_build(layout, record["image"])
+    else:
+        result = _bentoml(layout, ["containerize", record["tag"], "--backend", "docker",
+                                   "--image-tag", record["image"], "--opt", "network=none"],
+                          home)
     seconds = time.perf_counter() - started
     built = image_id(record["image"])
     if result.returncode != 0 or built is None:
-        raise BuildError(f"bentoml containerize {record['tag']} failed "
+        raise BuildError(f"building the {runtime} image of {record['tag']} failed "
                          f"(exit {result.returncode}):\n{result.stdout[-3000:]}"
                          f"{result.stderr[-3000:]}")
-    image = {"image": record["image"], "id": built, "bento_tag": record["tag"],
+    image = {"image": record["image"], "id": built, "bento_tag": record["tag"], "runtime": runtime,
              "size_bytes": image_size(record["image"]), "build_seconds": round(seconds, 1)}
     layout.image_record.write_text(json.dumps(image, indent=2) + "\n")
     return image

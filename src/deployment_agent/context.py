@@ -146,8 +146,10 @@ def build_time(manifest: ExperimentManifest) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def requirements(manifest: ExperimentManifest, uses_dataframe: bool) -> list[str]:
-    """Pinned requirement lines: the training versions first, then the serving stack."""
+def requirements(manifest: ExperimentManifest, uses_dataframe: bool, runtime: str) -> list[str]:
+    """Pinned requirement lines: the model's libraries at their training versions, and the
+    serving stack (BentoML only for the BentoML runtime; `bentoml build` and the host-side
+    smoke check run with the generator's own BentoML either way)."""
     trained = {k.lower(): v for k, v in (manifest.framework_versions or {}).items()}
     names = list(MODEL_STACK)
     if manifest.model_type == "skops":
@@ -155,7 +157,8 @@ def requirements(manifest: ExperimentManifest, uses_dataframe: bool) -> list[str
     if uses_dataframe:
         names.append("pandas")
     pins = {name: trained.get(name) or version(name) for name in names}
-    pins.update({name: version(name) for name in SERVING_STACK})
+    pins.update({name: version(name) for name in SERVING_STACK
+                 if name != "bentoml" or runtime == "bentoml"})
     return [f"{name}=={pins[name]}" for name in sorted(pins)]
 
 
@@ -213,7 +216,7 @@ def build_context(
     image_ref = f"{registry + '/' if registry else ''}{slug}:{settings.api.version}"
     model_sha = sha256_file(manifest.model_file)
     model_file_name = f"model{manifest.model_file.suffix or '.bin'}"
-    pins = requirements(manifest, uses_dataframe)
+    pins = requirements(manifest, uses_dataframe, settings.docker.runtime)
     extra = {k: v for k, v in (manifest.model_extra or {}).items()}
     return {
         "generator": {"name": "deployment-agent", "version": __version__},

@@ -41,6 +41,9 @@ class ApiSettings(_Strict):
 class DockerSettings(_Strict):
     base_image: str = "python:3.11-slim"
     registry: str = ""
+    # "bentoml": the bento, containerized by BentoML. "uvicorn": the same FastAPI app under
+    # uvicorn, built from the generated Dockerfile, without BentoML (a smaller image).
+    runtime: Literal["bentoml", "uvicorn"] = "bentoml"
 
 
 class MonitoringSettings(_Strict):
@@ -83,6 +86,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "CORS_ORIGINS": ("api", "cors", "allow_origins"),
     "BASE_IMAGE": ("docker", "base_image"),
     "REGISTRY": ("docker", "registry"),
+    "DOCKER_RUNTIME": ("docker", "runtime"),
     "MONITORING_ENABLED": ("monitoring", "enabled"),
     "ENABLE_DRIFT_DETECTION": ("monitoring", "enable_drift_detection"),
     "DRIFT_THRESHOLD": ("monitoring", "drift_threshold"),
@@ -100,6 +104,7 @@ ARGUMENTS: dict[str, tuple[str, ...]] = {
     "enable_drift_detection": ("monitoring", "enable_drift_detection"),
     "base_image": ("docker", "base_image"),
     "registry": ("docker", "registry"),
+    "runtime": ("docker", "runtime"),
 }
 
 

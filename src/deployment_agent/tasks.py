@@ -60,8 +60,9 @@ def bento(layout: Layout) -> None:
     from .container import write_containerfile
 
     record = build_bento(layout)
-    write_containerfile(layout, record["tag"])
-    print(f"bento {record['tag']} in {record['path']}; its Dockerfile in {layout.deployment}")
+    if json.loads(layout.context_file.read_text())["docker"]["runtime"] == "bentoml":
+        write_containerfile(layout, record["tag"])
+    print(f"bento {record['tag']} in {record['path']}")
 
 
 def base_image(layout: Layout) -> None:
