@@ -31,6 +31,10 @@ SERVING_STACK = (
     "bentoml",
     "fastapi",
     "uvicorn",
+    # uvicorn's fast HTTP parser and event loop: with plain h11, small responses meet
+    # delayed ACKs and /health takes ~40 ms instead of ~2 ms.
+    "httptools",
+    "uvloop",
     "pydantic",
     "pydantic-settings",
     "prometheus-client",
