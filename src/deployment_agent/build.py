@@ -9,6 +9,7 @@ run leaves the previous good deployment untouched.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,8 +18,6 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import bentoml
 
 from .errors import GenerationError
 from .hashing import canonical_json, sha256_file, sha256_text
@@ -29,8 +28,11 @@ from .render import render, template_outputs
 from .runbook import runbook_problems
 from .settings import DeploymentSettings
 
-# Swagger UI assets for an air-gapped /docs page, taken from the installed BentoML.
-SWAGGER_DIR = Path(bentoml.__file__).parent / "_internal" / "server" / "static_content"
+# Swagger UI assets for an air-gapped /docs page, taken from the installed BentoML
+# (located without importing it: that import alone takes about a second).
+_BENTOML = importlib.util.find_spec("bentoml")
+assert _BENTOML is not None and _BENTOML.origin is not None, "bentoml is not installed"
+SWAGGER_DIR = Path(_BENTOML.origin).parent / "_internal" / "server" / "static_content"
 STATIC_ASSETS = {
     "api/static/swagger-ui-bundle.js": SWAGGER_DIR / "swagger-ui-bundle.js",
     "api/static/swagger-ui.css": SWAGGER_DIR / "swagger-ui.css",
