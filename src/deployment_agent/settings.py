@@ -44,6 +44,9 @@ class DockerSettings(_Strict):
     # "bentoml": the bento, containerized by BentoML. "uvicorn": the same FastAPI app under
     # uvicorn, built from the generated Dockerfile, without BentoML (a smaller image).
     runtime: Literal["bentoml", "uvicorn"] = "bentoml"
+    # CA bundle for the host-side wheelhouse download behind a TLS-intercepting proxy.
+    # Used by `pip wheel` on the build host only; it never enters an image.
+    build_ca_bundle: str | None = None
 
 
 class MonitoringSettings(_Strict):
@@ -87,6 +90,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "BASE_IMAGE": ("docker", "base_image"),
     "REGISTRY": ("docker", "registry"),
     "DOCKER_RUNTIME": ("docker", "runtime"),
+    "BUILD_CA_BUNDLE": ("docker", "build_ca_bundle"),
     "MONITORING_ENABLED": ("monitoring", "enabled"),
     "ENABLE_DRIFT_DETECTION": ("monitoring", "enable_drift_detection"),
     "DRIFT_THRESHOLD": ("monitoring", "drift_threshold"),

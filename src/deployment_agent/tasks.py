@@ -77,7 +77,9 @@ def wheelhouse(layout: Layout) -> None:
     """Build the pinned, hashed wheelhouse image of the deployment's requirements."""
     from .wheelhouse import build_wheelhouse_image
 
-    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
+    docker = json.loads(layout.context_file.read_text())["docker"]
+    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
+                                   docker["build_ca_bundle"])
     print(f"wheelhouse {image} from {layout.wheelhouse}")
 
 

@@ -33,7 +33,7 @@ def wheelhouse_image(requirements: list[str]) -> str:
     return f"deployment-agent/wheelhouse:{sha256_text(chr(10).join(requirements))[:12]}"
 
 
-def download(requirements: Path, dest: Path) -> list[Path]:
+def download(requirements: Path, dest: Path, ca_bundle: str | None = None) -> list[Path]:
     """Wheels for ``requirements`` and all their dependencies, into ``dest``.
 
     ``pip wheel`` rather than ``pip download``: a dependency published only as an sdist
@@ -43,7 +43,7 @@ def download(requirements: Path, dest: Path) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest),
-         "-r", str(requirements)],
+         *(["--cert", ca_bundle] if ca_bundle else []), "-r", str(requirements)],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
@@ -65,10 +65,11 @@ def write_lock(wheels: list[Path], lock: Path) -> str:
     return text
 
 
-def build_wheelhouse_image(requirements: Path, workdir: Path) -> str:
+def build_wheelhouse_image(requirements: Path, workdir: Path,
+                           ca_bundle: str | None = None) -> str:
     """Download, lock and pack the wheelhouse of ``requirements``; return the image tag."""
     image = wheelhouse_image(requirement_lines(requirements.read_text()))
-    wheels = download(requirements, workdir)
+    wheels = download(requirements, workdir, ca_bundle)
     write_lock(wheels, workdir / LOCK)
     (workdir / "Dockerfile").write_text("FROM scratch\nCOPY *.whl requirements.lock.txt "
                                         "/wheels/\n")
