@@ -130,6 +130,16 @@ def task_schema():
     }
 
 
+def task_bench():
+    """Benchmark serving and build against baselines measured in the same run (bench/)."""
+    return {
+        "actions": [f"scripts/with-docker.sh {sys.executable} bench/run.py"],
+        "task_dep": ["smoke"],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
 def task_test():
     """Run the fast test suite (add `-m docker` via pytest for the container suite)."""
     return {"actions": [f"{sys.executable} -m pytest -q"], "uptodate": [False], "verbosity": 2}
