@@ -39,8 +39,9 @@ def parse(output: str) -> dict[str, float]:
         match = re.search(rf"^\s+{pct}%\s+(\S+)", output, flags=re.MULTILINE)
         result[f"p{pct}_ms"] = _ms(match.group(1)) if match else float("nan")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                       output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     result["errors"] = float(non_2xx.group(1)) if non_2xx else 0.0
     result["socket_errors"] = float(sum(map(int, errors.groups()))) if errors else 0.0
     return result
@@ -49,20 +50,31 @@ def parse(output: str) -> dict[str, float]:
 def run(url: str, concurrency: int, seconds: float, body: Any | None = None) -> dict[str, float]:
     """Load ``url`` (POST ``body`` as JSON, or GET without one) for ``seconds``."""
     with tempfile.TemporaryDirectory() as scratch:
-        command = ["wrk", f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{seconds}s",
-                   "--latency", "--timeout", "10s"]
+        command = [
+            "wrk",
+            f"-t{min(concurrency, 2)}",
+            f"-c{concurrency}",
+            f"-d{round(seconds)}s",
+            "--latency",
+            "--timeout",
+            "10s",
+        ]
         if body is not None:
             body_file = Path(scratch) / "body.json"
             body_file.write_text(json.dumps(body))
             script = Path(scratch) / "post.lua"
             script.write_text(LUA.format(body=body_file))
             command += ["-s", str(script)]
-        output = subprocess.run([*command, url], capture_output=True, text=True,
-                                check=True, timeout=seconds + 60).stdout
+        output = subprocess.run(
+            [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
     return parse(output)
 
 
 def start(url: str, concurrency: int, seconds: float) -> subprocess.Popen[str]:
     """A GET load in the background (e.g. /health while /predict is loaded)."""
-    return subprocess.Popen(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency",
-                             url], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "--latency", url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )

@@ -405,7 +405,9 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of a load point")
+    parser.add_argument("--seconds", type=int, default=5, help="duration of a load point")
+    parser.add_argument("--skip-build", action="store_true",
+                        help="serving only (the build section keeps its previous figures)")
     args = parser.parse_args()
     deployment = ROOT / "artifacts" / "deployment"
     bento = json.loads((ROOT / "artifacts/deployment-build/bento.json").read_text())
@@ -416,8 +418,11 @@ def main() -> None:
                                "machine": machine_info(), "seconds": args.seconds,
                                "workers": WORKERS, "notes": []}
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        print("build benchmarks", flush=True)
-        results["build"] = build_benchmarks(Path(scratch) / "project", docker)
+        if args.skip_build:
+            results["build"] = json.loads((BENCH / "results.json").read_text())["build"]
+        else:
+            print("build benchmarks", flush=True)
+            results["build"] = build_benchmarks(Path(scratch) / "project", docker)
         image = results["build"].get("image")
         if not docker:
             results["notes"].append("No Docker daemon: container figures were not measured.")

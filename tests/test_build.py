@@ -131,3 +131,26 @@ def test_uvicorn_runtime_has_its_own_dockerfile_and_no_bentoml(experiments: dict
     assert manifest["files"]["Dockerfile"] == sha256_file(out / "Dockerfile")
     default, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "b")
     assert not (default / "Dockerfile").exists()  # BentoML's own, written by `doit bento`
+
+
+def test_prediction_is_read_off_predict_proba_only_where_exact(
+        deployments: dict[str, Deployment], tmp_path: Path) -> None:
+    """LogisticRegression: predict == argmax(predict_proba), one model call. A classifier
+    outside the allow-list (here k-nearest neighbours, whose vote and probabilities may
+    break ties differently) keeps both calls."""
+    import joblib
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)), rng.integers(0, 2, 60)
+    joblib.dump(KNeighborsClassifier(4).fit(X, y), tmp_path / "knn.joblib")
+    manifest = {"model_path": "knn.joblib", "model_type": "sklearn", "classes": [0, 1],
+                "input_schema": {"a": "float", "b": "float"}}
+    (tmp_path / "experiment_manifest.json").write_text(json.dumps(manifest))
+    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json")
+    loader = (out / "api" / "model_loader.py").read_text()
+    assert "predictions = model.predict(features).tolist()" in loader
+    assert "argmax" not in loader
+    churn = (deployments["churn"].layout.deployment / "api" / "model_loader.py").read_text()
+    assert "proba.argmax(axis=1)" in churn and "model.predict(" not in churn

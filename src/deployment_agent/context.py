@@ -255,6 +255,8 @@ def build_context(
             "has_proba": model.has_proba if model.inspected else task == "classification",
             "uses_dataframe": uses_dataframe,
             "estimator": model.estimator,
+            "final_estimator": model.final_estimator,
+            "predict_from_proba": model.predict_from_proba,
             "experiment_id": manifest.experiment_id,
             "metrics": manifest.metrics or {},
             "framework_versions": manifest.framework_versions or {},

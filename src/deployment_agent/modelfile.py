@@ -21,6 +21,17 @@ from .errors import ModelFileError
 from .manifest import ExperimentManifest
 
 
+# Classifiers whose predict() returns classes_[argmax(predict_proba())] (or an argmax of a
+# decision function that predict_proba preserves, ties included): for them the service
+# derives the prediction from one predict_proba call. Any other classifier gets both calls.
+ARGMAX_CLASSIFIERS = frozenset({
+    "LogisticRegression", "LogisticRegressionCV", "RandomForestClassifier",
+    "ExtraTreesClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier",
+    "GradientBoostingClassifier", "HistGradientBoostingClassifier", "MLPClassifier",
+    "GaussianNB",
+})
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the templates need to know about the model object itself."""
@@ -30,6 +41,12 @@ class ModelInfo:
     feature_names_in: list[str] | None
     has_proba: bool
     estimator: str
+    final_estimator: str = "?"
+
+    @property
+    def predict_from_proba(self) -> bool:
+        """Whether ``predict`` is exactly the class of highest ``predict_proba``."""
+        return self.has_proba and self.final_estimator in ARGMAX_CLASSIFIERS
 
 
 def load_model(manifest: ExperimentManifest, trusted_types: list[str]) -> Any:
@@ -106,4 +123,5 @@ def inspect_model(manifest: ExperimentManifest, trusted_types: list[str]) -> Mod
         feature_names_in=names,
         has_proba=classes is not None and hasattr(model, "predict_proba"),
         estimator=type(model).__name__,
+        final_estimator=type(model[-1] if hasattr(model, "steps") else model).__name__,
     )
