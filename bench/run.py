@@ -382,11 +382,11 @@ def _wait(base_url: str, path: str, timeout: float) -> float:
     raise TimeoutError(f"{base_url}{path} not ready after {timeout} s")
 
 
-def profile_ours(bento_tag: str, body: dict[str, Any], seconds: int) -> list[tuple[str, float]]:
+def profile_ours(bento_tag: str, body: dict[str, Any], seconds: int) -> dict[str, Any]:
     """py-spy samples of one bento worker under /predict load at c=8: the frames with the
-    largest inclusive share of the worker's busy samples (where a request's time goes)."""
+    largest inclusive share of the worker's busy (non-idle) samples."""
     if shutil.which("py-spy") is None:
-        return []
+        return {}
     server = ServiceProcess.bento(bento_tag, workers=1, env={"LOG_LEVEL": "warning"})
     with server, tempfile.TemporaryDirectory() as scratch:
         server.wait_for("/health/ready", timeout=120)
@@ -417,33 +417,35 @@ def profile_ours(bento_tag: str, body: dict[str, Any], seconds: int) -> list[tup
         )
         background.join()
         inclusive: dict[str, int] = {}
+        own: dict[str, int] = {}
         total = 0
         for line in raw.read_text().splitlines():
-            stack, count = line.rsplit(" ", 1)
-            if "run_asgi" not in stack:  # idle event loop and other threads
-                continue
+            stack, count = line.rsplit(" ", 1)  # py-spy leaves idle samples out
+            frames = stack.split(";")
             total += int(count)
-            for frame in set(stack.split(";")):
+            own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+            for frame in set(frames):
                 inclusive[frame] = inclusive.get(frame, 0) + int(count)
-    interesting = [
-        (f, n / total * 100)
-        for f, n in inclusive.items()
-        if any(
-            k in f
-            for k in (
-                "api/",
-                "sklearn/pipeline",
-                "starlette/routing",
-                "opentelemetry",
-                "_bentoml_impl/server",
-                "fastapi/routing",
-                "httptools_impl",
-                "pydantic",
-                "json",
-            )
-        )
-    ]
-    return sorted(interesting, key=lambda item: -item[1])[:15]
+    layers = (
+        "api/main.py",
+        "api/model_loader.py",
+        "api/middleware.py",
+        "sklearn/pipeline",
+        "opentelemetry",
+        "_bentoml_impl/server/app",
+        "fastapi/routing.py:3",
+        "fastapi/dependencies",
+        "httptools_impl",
+        "starlette/responses",
+        "json/",
+    )
+    return {
+        "layers": sorted(
+            ((f, n / total * 100) for f, n in inclusive.items() if any(k in f for k in layers)),
+            key=lambda x: -x[1],
+        )[:12],
+        "self": sorted(((f, n / total * 100) for f, n in own.items()), key=lambda x: -x[1])[:12],
+    }
 
 
 # --- build benchmarks ----------------------------------------------------------------
@@ -735,12 +737,16 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "## Profile: where a /predict request's time goes (bento, 1 worker, c=8)",
             "",
-            "py-spy samples of the worker while it served requests; inclusive share of each frame.",
+            "py-spy samples of the worker under load (idle samples excluded). "
+            "Inclusive share of selected layers, then the functions that use the CPU "
+            "themselves.",
             "",
-            "| Share | Frame |",
+            "| Inclusive | Frame |",
             "|---|---|",
         ]
-        lines += [f"| {share:.1f}% | `{frame}` |" for frame, share in results["profile"]]
+        lines += [f"| {share:.1f}% | `{frame}` |" for frame, share in results["profile"]["layers"]]
+        lines += ["", "| Self | Function |", "|---|---|"]
+        lines += [f"| {share:.1f}% | `{frame}` |" for frame, share in results["profile"]["self"]]
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"
