@@ -562,12 +562,11 @@ def build_benchmarks(project: Path, docker: bool) -> dict[str, Any]:
 # --- report --------------------------------------------------------------------------
 
 
-def targets(
-    floor: dict[str, float], by_name: dict[str, Subject], build: dict[str, Any]
-) -> list[dict[str, Any]]:
-    ours = by_name["ours: bentoml serve (bento)"].results
-    constant = by_name["floor: constant ASGI app (uvicorn)"].results
-    rps = {name: s.results["predict_c8"]["rps"] for name, s in by_name.items()}
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the benchmark issue, met or missed, from this run's figures."""
+    serving, floor, build = results["serving"], results["floor_in_process"], results["build"]
+    constant = serving["floor: constant ASGI app (uvicorn)"]
+    rps = {name: r["predict_c8"]["rps"] for name, r in serving.items()}
 
     def target(what: str, value: float, goal: float, higher: bool, unit: str) -> dict[str, Any]:
         return {
@@ -578,56 +577,64 @@ def targets(
             "met": value >= goal if higher else value <= goal,
         }
 
-    result = [
-        target(
-            "/predict p50 at c=8 <= 1.5x the floor's round trip (constant app)",
-            ours["predict_c8"]["p50_ms"],
-            1.5 * constant["predict_c8"]["p50_ms"],
-            False,
-            "ms",
-        ),
-        target(
-            ">= 2x the default BentoML service (req/s, c=8)",
-            rps["ours: bentoml serve (bento)"],
-            2 * rps["BentoML default service (@bentoml.api)"],
-            True,
-            "req/s",
-        ),
-        target(
-            ">= 1.2x the hand-written FastAPI app (req/s, c=8)",
-            rps["ours: bentoml serve (bento)"],
-            1.2 * rps["hand-written FastAPI + uvicorn"],
-            True,
-            "req/s",
-        ),
-        target(
-            "ahead of vetiver (req/s, c=8)",
-            rps["ours: bentoml serve (bento)"],
-            rps["vetiver (VetiverAPI)"],
-            True,
-            "req/s",
-        ),
-        target(
-            "ahead of MLflow (req/s, c=8)",
-            rps["ours: bentoml serve (bento)"],
-            rps["MLflow (mlflow models serve --env-manager local)"],
-            True,
-            "req/s",
-        ),
-        target(
-            "/predict/batch 1000 >= 80% of in-process vectorized records/s",
-            ours["batch1000_c8"]["records_per_s"],
-            0.8 * floor["records_per_s_1000"],
-            True,
-            "records/s",
-        ),
-        target(
-            "/health p99 <= 5 ms under /predict load (c=8)",
-            ours["health_under_load"]["p99_ms"],
-            5.0,
-            False,
-            "ms",
-        ),
+    result = []
+    for ours in (
+        "ours: bentoml serve (bento)",
+        "ours: FastAPI app under uvicorn (uvicorn runtime)",
+    ):
+        r, short = serving[ours], ours.split(": ", 1)[1]
+        result += [
+            target(
+                f"{short}: /predict p50 at c=8 <= 1.5x the constant app's",
+                r["predict_c8"]["p50_ms"],
+                1.5 * constant["predict_c8"]["p50_ms"],
+                False,
+                "ms",
+            ),
+            target(
+                f"{short}: >= 2x the default BentoML service (req/s, c=8)",
+                rps[ours],
+                2 * rps["BentoML default service (@bentoml.api)"],
+                True,
+                "req/s",
+            ),
+            target(
+                f"{short}: >= 1.2x the hand-written FastAPI app (req/s, c=8)",
+                rps[ours],
+                1.2 * rps["hand-written FastAPI + uvicorn"],
+                True,
+                "req/s",
+            ),
+            target(
+                f"{short}: ahead of vetiver (req/s, c=8)",
+                rps[ours],
+                rps["vetiver (VetiverAPI)"],
+                True,
+                "req/s",
+            ),
+            target(
+                f"{short}: ahead of MLflow (req/s, c=8)",
+                rps[ours],
+                rps["MLflow (mlflow models serve --env-manager local)"],
+                True,
+                "req/s",
+            ),
+            target(
+                f"{short}: /predict/batch 1000 >= 80% of in-process records/s",
+                r["batch1000_c8"]["records_per_s"],
+                0.8 * floor["records_per_s_1000"],
+                True,
+                "records/s",
+            ),
+            target(
+                f"{short}: /health p99 <= 5 ms under /predict load (c=8)",
+                r["health_under_load"]["p99_ms"],
+                5.0,
+                False,
+                "ms",
+            ),
+        ]
+    result += [
         target("no-op doit <= 0.5 s", build["noop_s"], 0.5, False, "s"),
         target(
             "one template touched: only its dependents rerun (tasks run)",
@@ -798,8 +805,7 @@ def main() -> None:
         print("profile", flush=True)
         results["profile"] = profile_ours(bento["tag"], example, args.seconds)
     results["serving"] = {s.name: s.results for s in all_subjects}
-    by_name = {s.name: s for s in all_subjects}
-    results["targets"] = targets(results["floor_in_process"], by_name, results["build"])
+    results["targets"] = targets(results)
     (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (BENCH / "RESULTS.md").write_text(markdown(results))
     print(markdown(results))
