@@ -26,12 +26,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import httpx
 import joblib
 import load
 import numpy as np
 
-from deployment_agent.server import ServiceProcess, free_port
+from deployment_agent.server import ServiceProcess, free_port, wait_until
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -364,22 +363,10 @@ def _container(image: str, env: dict[str, str]) -> Iterator[str]:
         check=True,
     ).stdout.strip()
     try:
-        _wait(f"http://127.0.0.1:{port}", "/health/ready", 60)
+        wait_until(f"http://127.0.0.1:{port}", "/health/ready", timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-
-
-def _wait(base_url: str, path: str, timeout: float) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            if httpx.get(base_url + path, timeout=2).status_code == 200:
-                return time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.02)
-    raise TimeoutError(f"{base_url}{path} not ready after {timeout} s")
 
 
 def profile_ours(bento_tag: str, body: dict[str, Any], seconds: int) -> dict[str, Any]:
@@ -552,7 +539,7 @@ def build_benchmarks(project: Path, docker: bool) -> dict[str, Any]:
                 text=True,
                 check=True,
             ).stdout.strip()
-            _wait(f"http://127.0.0.1:{port}", "/health/ready", 60)
+            wait_until(f"http://127.0.0.1:{port}", "/health/ready", timeout=60)
             starts.append(time.perf_counter() - started)
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
         out["container_ready_s"] = statistics.median(starts)

@@ -28,6 +28,7 @@ from deployment_agent.container import containerize, write_containerfile
 from deployment_agent.examples import EXAMPLES
 from deployment_agent.layout import layout_for
 from deployment_agent.runbook import runbook_problems
+from deployment_agent.server import wait_until
 from deployment_agent.wheelhouse import build_wheelhouse_image
 
 pytestmark = pytest.mark.docker
@@ -118,19 +119,6 @@ def start(image: str, env: dict[str, str] | None = None) -> tuple[DockerContaine
     base_url = f"http://127.0.0.1:{container.get_exposed_port(PORT)}"
     wait_until(base_url, "/health", 200, timeout=60)
     return container, base_url, time.perf_counter() - started
-
-
-def wait_until(base_url: str, path: str, status: int, timeout: float) -> float:
-    """Poll until ``path`` answers ``status``; return the seconds it took."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            if httpx.get(base_url + path, timeout=2).status_code == status:
-                return time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{path} did not answer {status} within {timeout} s")
 
 
 @pytest.fixture(scope="module")

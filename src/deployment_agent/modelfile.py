@@ -20,7 +20,6 @@ from sklearn.exceptions import InconsistentVersionWarning
 from .errors import ModelFileError
 from .manifest import ExperimentManifest
 
-
 # Classifiers whose predict() returns classes_[argmax(predict_proba())] (or an argmax of a
 # decision function that predict_proba preserves, ties included): for them the service
 # derives the prediction from one predict_proba call. Any other classifier gets both calls.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +23,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(base_url: str, path: str, status: int = 200, timeout: float = 60.0,
+               check: Callable[[], None] | None = None) -> float:
+    """Poll ``base_url + path`` until it answers ``status``; return the seconds it took.
+
+    ``check`` runs before every attempt and may raise (e.g. when the server died).
+    """
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        while time.perf_counter() - started < timeout:
+            if check is not None:
+                check()
+            try:
+                if client.get(path).status_code == status:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+    raise TimeoutError(f"{base_url}{path} did not answer {status} within {timeout} s")
 
 
 class ServiceProcess:
@@ -79,22 +100,19 @@ class ServiceProcess:
 
     def wait_for(self, path: str, timeout: float = 60.0, status: int = 200) -> float:
         """Poll ``path`` until it answers ``status``; return seconds since start."""
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"server exited with {self.process.returncode}:\n{self.output()[-4000:]}"
-                    )
-                try:
-                    if client.get(path).status_code == status:
-                        return time.perf_counter() - self.started_at
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
-        raise TimeoutError(f"{path} did not answer {status} within {timeout} s:\n"
-                           f"{self.output()[-4000:]}")
+
+        def alive() -> None:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.output()[-4000:]}"
+                )
+
+        try:
+            wait_until(self.base_url, path, status, timeout, alive)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.output()[-4000:]}") from None
+        return time.perf_counter() - self.started_at
 
     def stop(self, grace: float = 15.0) -> int | None:
         """SIGTERM the process group, then SIGKILL after ``grace`` seconds."""
