@@ -15,7 +15,3 @@ EXAMPLES: dict[str, tuple[Path, Path]] = {
                    Path("artifacts/examples/iris_sites/modeling")),
 }
 
-
-def example_manifest(name: str) -> Path:
-    """The manifest an example's training writes."""
-    return EXAMPLES[name][1] / "experiment_manifest.json"
