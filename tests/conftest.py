@@ -7,7 +7,6 @@ README's main command runs.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -43,7 +42,7 @@ class Deployment:
 
     @property
     def context(self) -> dict[str, Any]:
-        return json.loads(self.layout.context_file.read_text())
+        return self.layout.context()
 
 
 # Figures measured by the acceptance tests, printed at the end of the run.

@@ -167,7 +167,7 @@ def deployment_manifest(context: dict[str, Any], files: dict[str, str]) -> dict[
 
 def generate(layout: Layout) -> dict[str, Any]:
     """Render the deployment from ``context.json``, check it, swap it in; return its manifest."""
-    context = json.loads(layout.context_file.read_text())
+    context = layout.context()
     target = layout.deployment
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))

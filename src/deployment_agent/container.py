@@ -77,7 +77,7 @@ def _docker_build(layout: Layout, image: str) -> subprocess.CompletedProcess[str
 def containerize(layout: Layout, home: Path = BENTOML_HOME) -> dict[str, Any]:
     """Build the service's image for the configured runtime; record its id, size, time."""
     record = json.loads(layout.bento_record.read_text())
-    runtime = json.loads(layout.context_file.read_text())["docker"]["runtime"]
+    runtime = layout.context()["docker"]["runtime"]
     started = time.perf_counter()
     if runtime == "uvicorn":
         result = _docker_build(layout, record["image"])

@@ -8,9 +8,11 @@ context, the bento record, history) lives in a sibling ``deployment-build`` fold
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_MANIFEST = Path("artifacts/modeling/experiment_manifest.json")
 MANIFEST_ENV = "DEPLOYMENT_AGENT_MANIFEST"
@@ -30,6 +32,10 @@ class Layout:
     @property
     def context_file(self) -> Path:
         return self.state / "context.json"
+
+    def context(self) -> dict[str, Any]:
+        """The validated template context (written by the validate step)."""
+        return json.loads(self.context_file.read_text())
 
     @property
     def history_file(self) -> Path:

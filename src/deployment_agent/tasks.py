@@ -60,7 +60,7 @@ def bento(layout: Layout) -> None:
     from .container import write_containerfile
 
     record = build_bento(layout)
-    if json.loads(layout.context_file.read_text())["docker"]["runtime"] == "bentoml":
+    if layout.context()["docker"]["runtime"] == "bentoml":
         write_containerfile(layout, record["tag"])
     print(f"bento {record['tag']} in {record['path']}")
 
@@ -69,7 +69,7 @@ def base_image(layout: Layout) -> None:
     """Make the configured base image available (pull, or build from Debian packages)."""
     from .base_image import ensure_base_image
 
-    image = json.loads(layout.context_file.read_text())["docker"]["base_image"]
+    image = layout.context()["docker"]["base_image"]
     print(f"base image {image}: {ensure_base_image(image)}")
 
 
@@ -77,7 +77,7 @@ def wheelhouse(layout: Layout) -> None:
     """Build the pinned, hashed wheelhouse image of the deployment's requirements."""
     from .wheelhouse import build_wheelhouse_image
 
-    docker = json.loads(layout.context_file.read_text())["docker"]
+    docker = layout.context()["docker"]
     image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
                                    docker["build_ca_bundle"])
     print(f"wheelhouse {image} from {layout.wheelhouse}")
@@ -98,7 +98,7 @@ def smoke(layout: Layout) -> None:
     from .smoke import check_service
 
     record = json.loads(layout.bento_record.read_text())
-    context = json.loads(layout.context_file.read_text())
+    context = layout.context()
     with ServiceProcess.bento(record["tag"]) as server:
         try:
             seconds = server.wait_for("/health/ready", timeout=120)
@@ -131,7 +131,7 @@ def model_unchanged(layout: Layout) -> Callable[[], bool]:
     def check() -> bool:
         if not layout.context_file.is_file() or not layout.manifest.is_file():
             return False
-        context = json.loads(layout.context_file.read_text())
+        context = layout.context()
         try:
             model_path = ExperimentManifest.model_validate_json(
                 layout.manifest.read_text()).model_path
@@ -171,7 +171,7 @@ def base_image_present(layout: Layout) -> Callable[[], bool]:
 
     def check() -> bool:
         return layout.context_file.is_file() and image_exists(
-            json.loads(layout.context_file.read_text())["docker"]["base_image"])
+            layout.context()["docker"]["base_image"])
 
     return check
 
