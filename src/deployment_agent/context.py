@@ -39,6 +39,7 @@ SERVING_STACK = (
     "pydantic-settings",
     "prometheus-client",
     "python-json-logger",
+    "limits",  # rate limiting (RATE_LIMIT); shipped so that it can be switched on at run time
 )
 MODEL_STACK = ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl")
 
@@ -233,6 +234,8 @@ def build_context(
             "port": settings.api.port,
             "workers": settings.api.workers,
             "max_batch_size": settings.api.max_batch_size,
+            "max_body_bytes": settings.api.max_body_bytes,
+            "graceful_shutdown_seconds": settings.api.graceful_shutdown_seconds,
             "log_level": settings.api.log_level,
             "cors_enabled": settings.api.cors.enabled,
             "cors_origins": settings.api.cors.allow_origins,
@@ -241,6 +244,7 @@ def build_context(
         "image": {"name": slug, "tag": settings.api.version, "ref": image_ref},
         "docker": settings.docker.model_dump(),
         "monitoring": settings.monitoring.model_dump(),
+        "security": settings.security.model_dump(),
         "contacts": settings.contacts.model_dump(),
         "skops_trusted_types": settings.model.skops_trusted_types,
         "model": {
@@ -269,6 +273,8 @@ def build_context(
         "has_aliases": any(f["ident"] != f["name"] for f in features),
         "any_nullable": any(f["nullable"] for f in features),
         "uses_literal": any(f["enum"] for f in features),
+        # Integer features also take 35.0 (JSON Schema's "integer"); see schemas.py.
+        "int_fields": [f["ident"] for f in features if f["type"] == "int" and not f["enum"]],
         "example_input": example,
         "requirements": pins,
         "wheelhouse_image": wheelhouse_image(pins),

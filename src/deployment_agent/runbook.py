@@ -14,6 +14,7 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
     "Troubleshooting",
     "Rollback",
     "Contacts and references",
+    "Security",
 )
 
 

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from limits import parse as parse_rate
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import SettingsError
 
@@ -35,7 +43,36 @@ class ApiSettings(_Strict):
     workers: int = Field(4, ge=1, le=64)
     max_batch_size: int = Field(1000, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    graceful_shutdown_seconds: int = Field(30, ge=1)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+
+
+class SecuritySettings(_Strict):
+    """Paths and policies only: the secrets themselves are files mounted at run time."""
+
+    api_keys_file: str | None = None
+    rate_limit: str | None = None
+    rate_limit_storage: str = "memory://"
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _readable_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_rate(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a rate like '100/second' or "
+                                 "'6000/minute'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SecuritySettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("set both tls_certfile and tls_keyfile, or neither")
+        return self
 
 
 class DockerSettings(_Strict):
@@ -72,6 +109,7 @@ class DeploymentSettings(_Strict):
     api: ApiSettings = Field(default_factory=ApiSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
 
@@ -85,12 +123,19 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WORKERS": ("api", "workers"),
     "MAX_BATCH_SIZE": ("api", "max_batch_size"),
     "LOG_LEVEL": ("api", "log_level"),
+    "MAX_BODY_BYTES": ("api", "max_body_bytes"),
+    "GRACEFUL_SHUTDOWN_SECONDS": ("api", "graceful_shutdown_seconds"),
     "CORS_ENABLED": ("api", "cors", "enabled"),
     "CORS_ORIGINS": ("api", "cors", "allow_origins"),
     "BASE_IMAGE": ("docker", "base_image"),
     "REGISTRY": ("docker", "registry"),
     "DOCKER_RUNTIME": ("docker", "runtime"),
     "BUILD_CA_BUNDLE": ("docker", "build_ca_bundle"),
+    "API_KEYS_FILE": ("security", "api_keys_file"),
+    "RATE_LIMIT": ("security", "rate_limit"),
+    "RATE_LIMIT_STORAGE": ("security", "rate_limit_storage"),
+    "TLS_CERTFILE": ("security", "tls_certfile"),
+    "TLS_KEYFILE": ("security", "tls_keyfile"),
     "MONITORING_ENABLED": ("monitoring", "enabled"),
     "ENABLE_DRIFT_DETECTION": ("monitoring", "enable_drift_detection"),
     "DRIFT_THRESHOLD": ("monitoring", "drift_threshold"),
