@@ -26,13 +26,14 @@ def free_port() -> int:
 
 
 def wait_until(base_url: str, path: str, status: int = 200, timeout: float = 60.0,
-               check: Callable[[], None] | None = None) -> float:
+               check: Callable[[], None] | None = None, verify: str | bool = True) -> float:
     """Poll ``base_url + path`` until it answers ``status``; return the seconds it took.
 
-    ``check`` runs before every attempt and may raise (e.g. when the server died).
+    ``check`` runs before every attempt and may raise (e.g. when the server died);
+    ``verify`` is a CA bundle for an HTTPS server with a private CA.
     """
     started = time.perf_counter()
-    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+    with httpx.Client(base_url=base_url, timeout=2.0, verify=verify) as client:
         while time.perf_counter() - started < timeout:
             if check is not None:
                 check()
@@ -53,7 +54,9 @@ class ServiceProcess:
         self.cwd = cwd
         self.env = env
         self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+        scheme = "https" if env.get("TLS_CERTFILE") else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{port}"
+        self.verify: str | bool = env.get("SSL_CERT_FILE", True)  # the CA of a TLS server
         # Kept open for the object's life: output() is read after the server stopped.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,6 +82,18 @@ class ServiceProcess:
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
              "--port", str(port)],
             cwd=deployment, env={**os.environ, **(env or {})}, port=port,
+        )
+
+    @classmethod
+    def entrypoint(cls, service_root: Path, env: dict[str, str] | None = None,
+                   home: Path = BENTOML_HOME) -> ServiceProcess:
+        """``python -m api.serve`` in ``service_root`` (a deployment, or a bento's ``src/``):
+        the container's entrypoint, with all its settings (TLS, graceful shutdown)."""
+        port = free_port()
+        return cls(
+            [sys.executable, "-m", "api.serve"], cwd=service_root,
+            env={**bentoml_env(home), "HOST": "127.0.0.1", "PORT": str(port), **(env or {})},
+            port=port,
         )
 
     def __enter__(self) -> ServiceProcess:
@@ -109,7 +124,7 @@ class ServiceProcess:
                 )
 
         try:
-            wait_until(self.base_url, path, status, timeout, alive)
+            wait_until(self.base_url, path, status, timeout, alive, self.verify)
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}:\n{self.output()[-4000:]}") from None
         return time.perf_counter() - self.started_at
