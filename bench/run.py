@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import load
 import numpy as np
 
+from deployment_agent import loadgen as load
 from deployment_agent.server import ServiceProcess, free_port, wait_until
 
 BENCH = Path(__file__).resolve().parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,11 +27,12 @@ def free_port() -> int:
 
 
 def wait_until(base_url: str, path: str, status: int = 200, timeout: float = 60.0,
-               check: Callable[[], None] | None = None, verify: str | bool = True) -> float:
+               check: Callable[[], None] | None = None,
+               verify: ssl.SSLContext | bool = True) -> float:
     """Poll ``base_url + path`` until it answers ``status``; return the seconds it took.
 
     ``check`` runs before every attempt and may raise (e.g. when the server died);
-    ``verify`` is a CA bundle for an HTTPS server with a private CA.
+    ``verify`` is the SSL context for an HTTPS server with a private CA.
     """
     started = time.perf_counter()
     with httpx.Client(base_url=base_url, timeout=2.0, verify=verify) as client:
@@ -56,7 +58,9 @@ class ServiceProcess:
         self.port = port
         scheme = "https" if env.get("TLS_CERTFILE") else "http"
         self.base_url = f"{scheme}://127.0.0.1:{port}"
-        self.verify: str | bool = env.get("SSL_CERT_FILE", True)  # the CA of a TLS server
+        # A TLS server's private CA, as in the client environment variable SSL_CERT_FILE.
+        ca = env.get("SSL_CERT_FILE")
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
         # Kept open for the object's life: output() is read after the server stopped.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
