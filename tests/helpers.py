@@ -1,9 +1,14 @@
-"""Request builders shared by the server and container tests."""
+"""Request builders and load drivers shared by the server and container tests."""
 
 from __future__ import annotations
 
+import collections
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 
@@ -64,3 +69,41 @@ def invalid_requests(context: dict[str, Any]) -> list[tuple[str, dict[str, Any],
         if not f["nullable"]:
             cases.append(("null where not nullable", {**example, name: None}, name))
     return cases
+
+
+def drain_under_load(base_url: str, body: Any, stop: Callable[[], int], clients: int = 16,
+                     load_seconds: float = 2.0) -> tuple[collections.Counter[str], int, float]:
+    """Load /predict/batch with a fresh connection per request, ``stop`` the server mid-load
+    (it returns the exit code); count what each request got: an answer, a refusal
+    (connection refused), or nothing (lost). Returns the counts, exit code and seconds."""
+    outcomes: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                response = httpx.post(base_url + "/predict/batch", json=body,
+                                      headers={"connection": "close"}, timeout=30)
+                outcome = f"answered {response.status_code}"
+            except httpx.ConnectError:
+                outcome = "refused"
+            except httpx.HTTPError as exc:
+                outcome = f"lost ({type(exc).__name__})"
+            with lock:
+                outcomes[outcome] += 1
+            if outcome == "refused":
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(load_seconds)
+    signalled = time.perf_counter()
+    code = stop()
+    seconds = time.perf_counter() - signalled
+    time.sleep(0.5)  # clients now meet a closed port
+    done.set()
+    for thread in threads:
+        thread.join()
+    return outcomes, code, seconds

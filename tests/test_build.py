@@ -8,13 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import Deployment
 
 from deployment_agent import run_deployment_agent
+from deployment_agent.bento import build_bento
+from deployment_agent.errors import DeploymentAgentError
 from deployment_agent.hashing import sha256_file
+from deployment_agent.layout import layout_for
 from deployment_agent.render import template_outputs
 from deployment_agent.runbook import REQUIRED_SECTIONS, runbook_problems
+from deployment_agent.server import ServiceProcess
 
 
 @pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
@@ -125,7 +130,7 @@ def test_uvicorn_runtime_has_its_own_dockerfile_and_no_bentoml(experiments: dict
     out, manifest = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
                                          runtime="uvicorn")
     dockerfile = (out / "Dockerfile").read_text()
-    assert "uvicorn api.main:app" in dockerfile and "USER app" in dockerfile
+    assert 'CMD ["python3", "-m", "api.serve"]' in dockerfile and "USER app" in dockerfile
     assert "FROM deployment-agent/wheelhouse:" in dockerfile
     assert "bentoml" not in (out / "requirements.txt").read_text()
     assert manifest["files"]["Dockerfile"] == sha256_file(out / "Dockerfile")
@@ -154,3 +159,51 @@ def test_prediction_is_read_off_predict_proba_only_where_exact(
     assert "argmax" not in loader
     churn = (deployments["churn"].layout.deployment / "api" / "model_loader.py").read_text()
     assert "proba.argmax(axis=1)" in churn and "model.predict(" not in churn
+
+
+def test_secrets_next_to_the_deployment_stay_out_of_the_bento(
+        experiments: dict[str, Path], tmp_path: Path) -> None:
+    """Keys and certificates an operator keeps beside the deployment (even in model/) are
+    not packaged: the bento is built from an allow-list."""
+    out, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "deployment")
+    decoy = "decoy-secret-4f1b0c"
+    for rel in ("api_keys.txt", ".env", "tls/key.pem", "model/api_keys.txt", "secrets/token"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(f"{decoy}\n")
+    tag = build_bento(layout_for(experiments["churn"], out), tmp_path / "home")["tag"]
+    name, version = tag.split(":")
+    bento = tmp_path / "home" / "bentos" / name / version
+    packaged = [p for p in bento.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("model.") for p in packaged)
+    assert not [p for p in packaged if decoy.encode() in p.read_bytes()]
+    assert "api_keys" in (out / ".dockerignore").read_text()  # the uvicorn runtime's context
+
+
+def test_skops_types_are_trusted_only_from_the_build_configuration(tmp_path: Path) -> None:
+    """A skops model holding a type skops does not trust by default is refused, naming the
+    type and the setting; listed in the settings, it is built and served. The list in the
+    generated service comes from the settings, never from the model file."""
+    import numpy as np
+    import skops.io
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    model = make_pipeline(FunctionTransformer(np.sinc), Ridge()).fit(X, X.sum(axis=1))
+    skops.io.dump(model, tmp_path / "model.skops")
+    manifest = {"model_path": "model.skops", "model_type": "skops", "task": "regression",
+                "input_schema": {"a": "float", "b": "float"}}
+    (tmp_path / "experiment_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DeploymentAgentError, match=r"numpy\.sinc.*skops_trusted_types"):
+        run_deployment_agent(tmp_path / "experiment_manifest.json")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("deployment:\n  model:\n    skops_trusted_types: [numpy.sinc]\n")
+    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json", settings_path=settings)
+    loader = (out / "api" / "model_loader.py").read_text()
+    assert 'SKOPS_TRUSTED_TYPES: list[str] = ["numpy.sinc"]' in loader
+    with ServiceProcess.uvicorn(out) as server:
+        server.wait_for("/health/ready")
+        assert httpx.post(server.base_url + "/predict", json={"a": 0.5, "b": 1.0}
+                          ).status_code == 200

@@ -8,20 +8,24 @@ containerize --network=none`. One test per criterion, each reporting its measure
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
+import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from conftest import Deployment, load_model, report
-from helpers import invalid_requests, reference_input, sample_records
+from helpers import drain_under_load, invalid_requests, reference_input, sample_records
 from testcontainers.core.container import DockerContainer
 
-from deployment_agent import run_deployment_agent
+from deployment_agent import loadgen, run_deployment_agent
 from deployment_agent.base_image import ensure_base_image
 from deployment_agent.bento import build_bento
 from deployment_agent.container import containerize, write_containerfile
@@ -63,6 +67,10 @@ def build_image(deployment: Deployment, bento_tag: str, bento_home: Path) -> Ima
     return Image(deployment, record["image"], record["size_bytes"], record["build_seconds"])
 
 
+# Files holding this string sit in the build context of the uvicorn image; none may reach it.
+DECOY_SECRET = "decoy-secret-9c2e71"
+DECOYS = ("api_keys.txt", ".env", "tls/key.pem", "secrets/token", "model/api_keys.txt")
+
 # Every example containerized with BentoML, and churn with the uvicorn runtime too.
 IMAGES = [*sorted(EXAMPLES), "churn-uvicorn"]
 
@@ -90,6 +98,9 @@ class Images:
                                            runtime=runtime,
                                            registry=f"deployment-agent-test-{runtime}")
         deployment = Deployment(example, layout_for(self.experiments[example], out), manifest)
+        for rel in DECOYS:  # secrets an operator keeps beside the deployment
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_text(DECOY_SECRET + "\n")
         tag = build_bento(deployment.layout, self.bento_home)["tag"]
         return build_image(deployment, tag, self.bento_home)
 
@@ -107,10 +118,13 @@ def image(request: pytest.FixtureRequest, images: Images) -> tuple[str, Image]:
     return request.param, images[request.param]
 
 
-def start(image: str, env: dict[str, str] | None = None) -> tuple[DockerContainer, str, float]:
+def start(image: str, env: dict[str, str] | None = None, tmpfs: dict[str, str] | None = None,
+          volumes: list[tuple[str, str, str]] | None = None,
+          **options: Any) -> tuple[DockerContainer, str, float]:
     """Start a container with its port published on 127.0.0.1; return it, its URL and the
-    seconds from `docker start` to /health answering."""
-    container = DockerContainer(image)
+    seconds from `docker start` to /health answering. ``options`` go to `docker create`."""
+    container = DockerContainer(image, volumes=volumes, **options)
+    container.tmpfs.update(tmpfs or {})
     for key, value in (env or {}).items():
         container.with_env(key, value)
     container.ports[f"{PORT}/tcp"] = ("127.0.0.1", None)  # never on a public interface
@@ -235,7 +249,10 @@ def test_runs_as_non_root_with_healthcheck(running: Running) -> None:
     inspect = json.loads(subprocess.run(["docker", "image", "inspect", running.image.ref],
                                         capture_output=True, text=True, check=True).stdout)[0]
     assert inspect["Config"]["User"] not in ("", "root", "0")
-    assert "/health" in " ".join(inspect["Config"]["Healthcheck"]["Test"])
+    assert "api.probe" in " ".join(inspect["Config"]["Healthcheck"]["Test"])
+    # No shell at start-up: the server is PID 1 (and gets `docker stop`'s SIGTERM).
+    command = (inspect["Config"]["Entrypoint"] or []) + (inspect["Config"]["Cmd"] or [])
+    assert command == ["python3", "-m", "api.serve"]
 
 
 def test_batch_and_metrics_in_the_container(running: Running) -> None:
@@ -261,7 +278,6 @@ def test_compose_serves_the_api(images: Images, tmp_path: Path) -> None:
         subprocess.run([*project, "down"], capture_output=True)
 
 
-
 def test_port_and_title_come_from_the_environment(images: Images) -> None:
     container = DockerContainer(images["churn"].ref).with_env("PORT", "9000") \
         .with_env("API_TITLE", "Churn (staging)")
@@ -273,3 +289,152 @@ def test_port_and_title_come_from_the_environment(images: Images) -> None:
         assert httpx.get(base_url + "/openapi.json").json()["info"]["title"] == "Churn (staging)"
     finally:
         container.stop()
+
+
+@pytest.mark.parametrize("name", ["churn", "churn-uvicorn"])
+def test_read_only_root_filesystem(images: Images, name: str) -> None:
+    """`docker run --read-only --tmpfs /tmp`: ready, predicting, and counting metrics."""
+    container, base_url, _ = start(images[name].ref, {"WORKERS": "2"}, tmpfs={"/tmp": ""},
+                                   read_only=True)
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        example = images[name].deployment.context["example_input"]
+        assert httpx.post(base_url + "/predict", json=example).status_code == 200
+        assert "predictions_total" in httpx.get(base_url + "/metrics").text
+    finally:
+        container.stop()
+
+
+def image_files(ref: str) -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every regular file of the image's filesystem."""
+    created = subprocess.run(["docker", "create", ref], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    try:
+        export = subprocess.Popen(["docker", "export", created], stdout=subprocess.PIPE)
+        assert export.stdout is not None
+        with tarfile.open(fileobj=export.stdout, mode="r|") as archive:
+            for member in archive:
+                if member.isfile():
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        yield member.name, handle.read()
+        export.wait()
+    finally:
+        subprocess.run(["docker", "rm", created], capture_output=True)
+
+
+SECRET_ENV = re.compile(r"\b\w*(KEY|SECRET|TOKEN|PASSWORD)\w*=(?!/)\S+", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", ["churn", "churn-uvicorn"])
+def test_no_secret_in_any_image_layer(images: Images, name: str) -> None:
+    """`docker history` and every file of the image: no private key, no secret-looking
+    environment value, and none of the decoy secrets that sat in the build context."""
+    ref = images[name].ref
+    history = subprocess.run(["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}",
+                              ref], capture_output=True, text=True, check=True).stdout
+    assert DECOY_SECRET not in history and "PRIVATE KEY" not in history
+    assert not SECRET_ENV.findall(history), SECRET_ENV.findall(history)
+    files = 0
+    for path, content in image_files(ref):
+        files += 1
+        assert DECOY_SECRET.encode() not in content, path
+        assert b"PRIVATE KEY-----" not in content, path
+    report(f"{name}: {files} files and {len(history.splitlines())} layers scanned, no secret")
+
+
+def test_api_key_from_a_mounted_secret(images: Images, tmp_path: Path) -> None:
+    """Keys come from a read-only mounted file (a Docker/Kubernetes secret), at run time."""
+    keys = tmp_path / "api_keys"
+    keys.write_text("mounted-key-1f9a3e\n")
+    keys.chmod(0o644)
+    container, base_url, _ = start(
+        images["churn"].ref, {"API_KEYS_FILE": "/run/secrets/api_keys"},
+        volumes=[(str(keys), "/run/secrets/api_keys", "ro")])
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)  # probes need no key
+        example = images["churn"].deployment.context["example_input"]
+        assert httpx.post(base_url + "/predict", json=example).status_code == 401
+        assert httpx.post(base_url + "/predict", json=example,
+                          headers={"X-API-Key": "wrong"}).status_code == 403
+        assert httpx.post(base_url + "/predict", json=example,
+                          headers={"X-API-Key": "mounted-key-1f9a3e"}).status_code == 200
+    finally:
+        container.stop()
+
+
+def container_state(container: DockerContainer) -> dict[str, Any]:
+    inspect = subprocess.run(["docker", "inspect", container.get_wrapped_container().id],
+                             capture_output=True, text=True, check=True).stdout
+    return json.loads(inspect)[0]["State"]
+
+
+@pytest.mark.parametrize("name", ["churn", "churn-uvicorn"])
+def test_docker_stop_under_load_loses_no_request(images: Images, name: str) -> None:
+    """`docker stop` mid-load: in-flight requests answered, new ones refused, exit 0."""
+    container, base_url, _ = start(images[name].ref,
+                                   {"WORKERS": "2", "GRACEFUL_SHUTDOWN_SECONDS": "10"})
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        body = {"records": [images[name].deployment.context["example_input"]] * 200}
+
+        def docker_stop() -> int:
+            container_id = container.get_wrapped_container().id
+            subprocess.run(["docker", "stop", "--time", "20", container_id], check=True,
+                           capture_output=True)
+            return int(container_state(container)["ExitCode"])
+
+        outcomes, code, seconds = drain_under_load(base_url, body, docker_stop)
+    finally:
+        container.stop()
+    lost = sum(n for outcome, n in outcomes.items() if outcome.startswith("lost"))
+    report(f"{name}: docker stop under load (16 clients): {dict(outcomes)}, exit {code} "
+           f"after {seconds:.2f} s, lost {lost}")
+    assert code == 0 and seconds < 10
+    assert lost == 0 and outcomes["answered 200"] > 0, outcomes
+    assert set(outcomes) <= {"answered 200", "refused"}, outcomes
+
+
+def container_rss_mb(container: DockerContainer) -> float:
+    """Resident memory of all the container's processes (host view of /proc), in MB."""
+    container_id = container.get_wrapped_container().id
+    top = subprocess.run(["docker", "top", container_id, "-eo", "pid"], capture_output=True,
+                         text=True, check=True).stdout.split()[1:]
+    total_kb = 0
+    for pid in top:
+        status = Path(f"/proc/{pid}/status")
+        if status.is_file():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def test_64_clients_for_60_seconds(images: Images) -> None:
+    """No errors, and resident memory stable within 10% from warm-up to the end."""
+    container, base_url, _ = start(images["churn"].ref, {"WORKERS": "2", "LOG_LEVEL": "warning"})
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        example = images["churn"].deployment.context["example_input"]
+        samples: list[tuple[float, float]] = []
+        result: dict[str, float] = {}
+        load = threading.Thread(target=lambda: result.update(
+            loadgen.run(base_url + "/predict", 64, 60, example)))
+        started = time.perf_counter()
+        load.start()
+        while load.is_alive():
+            samples.append((time.perf_counter() - started, container_rss_mb(container)))
+            load.join(5)
+        after = container_rss_mb(container)
+        assert httpx.post(base_url + "/predict", json=example).status_code == 200
+    finally:
+        container.stop()
+    warm = next(rss for t, rss in samples if t >= 10)
+    peak = max(rss for _, rss in samples)
+    report(f"churn: 64 clients x 60 s: {result['requests']:.0f} requests, "
+           f"{result['rps']:.0f} req/s, p99 {result['p99_ms']:.1f} ms, errors "
+           f"{result['errors'] + result['socket_errors']:.0f}; RSS {warm:.0f} MB at 10 s, "
+           f"peak {peak:.0f} MB, {after:.0f} MB at the end")
+    assert result["errors"] == 0 and result["socket_errors"] == 0
+    assert result["requests"] > 0
+    assert abs(after - warm) / warm <= 0.10 and (peak - warm) / warm <= 0.10

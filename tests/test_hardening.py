@@ -7,14 +7,12 @@ filesystem, secrets in image layers, load on the container) are in test_containe
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import httpx
 import pytest
 import trustme
 from conftest import Deployment, report
+from helpers import drain_under_load
 
 from deployment_agent.examples import EXAMPLES
 from deployment_agent.server import ServiceProcess
@@ -190,45 +189,6 @@ def test_broken_model_file_keeps_liveness_and_serves_nothing(
     assert "model not loaded" in log and reason in log
 
 
-def drain_under_load(server: ServiceProcess, body: Any, clients: int = 16,
-                     load_seconds: float = 2.0) -> tuple[collections.Counter[str], int, float]:
-    """Load with a fresh connection per request, SIGTERM the server mid-load; count what
-    every request got: a response, a refusal (connection refused), or lost."""
-    outcomes: collections.Counter[str] = collections.Counter()
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            try:
-                response = httpx.post(server.base_url + "/predict/batch", json=body,
-                                      headers={"connection": "close"}, timeout=30)
-                outcome = f"answered {response.status_code}"
-            except httpx.ConnectError:
-                outcome = "refused"
-            except httpx.HTTPError as exc:
-                outcome = f"lost ({type(exc).__name__})"
-            with lock:
-                outcomes[outcome] += 1
-            if outcome == "refused":
-                time.sleep(0.05)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    time.sleep(load_seconds)
-    assert server.process is not None
-    signalled = time.perf_counter()
-    os.kill(server.process.pid, signal.SIGTERM)  # the main process only, as `docker stop`
-    code = server.process.wait(60)
-    exit_seconds = time.perf_counter() - signalled
-    time.sleep(0.5)  # clients now meet a closed port
-    stop.set()
-    for thread in threads:
-        thread.join()
-    return outcomes, code, exit_seconds
-
-
 @pytest.mark.parametrize("runtime", ["bentoml", "uvicorn"])
 def test_sigterm_under_load_loses_no_request(
         runtime: str, deployments: dict[str, Deployment], bentos: dict[str, str],
@@ -248,7 +208,13 @@ def test_sigterm_under_load_loses_no_request(
     env = {"WORKERS": "2", "LOG_LEVEL": "warning", "GRACEFUL_SHUTDOWN_SECONDS": "10"}
     with ServiceProcess.entrypoint(root, env=env, home=bento_home) as server:
         server.wait_for("/health/ready", timeout=90)
-        outcomes, code, seconds = drain_under_load(server, body)
+
+        def sigterm() -> int:  # the main process only, as `docker stop` does
+            assert server.process is not None
+            os.kill(server.process.pid, signal.SIGTERM)
+            return server.process.wait(60)
+
+        outcomes, code, seconds = drain_under_load(server.base_url, body, sigterm)
     lost = sum(n for outcome, n in outcomes.items() if outcome.startswith("lost"))
     report(f"SIGTERM under load ({runtime}, 16 clients): {dict(outcomes)}, exit {code} "
            f"after {seconds:.2f} s, lost {lost}")

@@ -51,3 +51,19 @@ def test_invalid_values_are_named(tmp_path: Path) -> None:
     bad.write_text("deployment: [\n")
     with pytest.raises(SettingsError, match="invalid YAML"):
         load_settings(bad, environ={})
+
+
+def test_security_is_off_by_default_and_checked_when_set() -> None:
+    security = load_settings(environ={}).security
+    assert (security.api_keys_file, security.rate_limit, security.tls_certfile) == \
+        (None, None, None)
+    settings = load_settings(environ={"RATE_LIMIT": "100/second",
+                                      "API_KEYS_FILE": "/run/secrets/api_keys"})
+    assert settings.security.rate_limit == "100/second"
+    assert settings.security.api_keys_file == "/run/secrets/api_keys"
+    with pytest.raises(SettingsError, match=r"rate_limit: .*'100/fortnight' is not a rate"):
+        load_settings(environ={"RATE_LIMIT": "100/fortnight"})
+    with pytest.raises(SettingsError, match="set both tls_certfile and tls_keyfile"):
+        load_settings(environ={"TLS_CERTFILE": "/run/secrets/cert.pem"})
+    with pytest.raises(SettingsError, match=r"max_body_bytes: Input should be greater"):
+        load_settings(environ={"MAX_BODY_BYTES": "10"})
