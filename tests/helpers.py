@@ -74,8 +74,9 @@ def invalid_requests(context: dict[str, Any]) -> list[tuple[str, dict[str, Any],
 def drain_under_load(base_url: str, body: Any, stop: Callable[[], int], clients: int = 16,
                      load_seconds: float = 2.0) -> tuple[collections.Counter[str], int, float]:
     """Load /predict/batch with a fresh connection per request, ``stop`` the server mid-load
-    (it returns the exit code); count what each request got: an answer, a refusal
-    (connection refused), or nothing (lost). Returns the counts, exit code and seconds."""
+    (it returns the exit code); count what each request got: an answer, a refusal (no
+    connection: refused, or no answer to the SYN once the container is gone), or nothing
+    although it was sent (lost). Returns the counts, exit code and seconds."""
     outcomes: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()
     done = threading.Event()
@@ -86,8 +87,8 @@ def drain_under_load(base_url: str, body: Any, stop: Callable[[], int], clients:
                 response = httpx.post(base_url + "/predict/batch", json=body,
                                       headers={"connection": "close"}, timeout=30)
                 outcome = f"answered {response.status_code}"
-            except httpx.ConnectError:
-                outcome = "refused"
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                outcome = "refused"  # no connection, so the request was never sent
             except httpx.HTTPError as exc:
                 outcome = f"lost ({type(exc).__name__})"
             with lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import statistics
 import subprocess
 import tarfile
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 from conftest import Deployment, load_model, report
 from helpers import drain_under_load, invalid_requests, reference_input, sample_records
 from testcontainers.core.container import DockerContainer
@@ -450,3 +452,35 @@ def test_64_clients_for_60_seconds(images: Images) -> None:
     assert result["errors"] == 0 and result["socket_errors"] == 0
     assert result["requests"] > 0
     assert abs(after - warm) / warm <= 0.10 and (peak - warm) / warm <= 0.10
+
+
+@pytest.mark.parametrize("name", ["churn", "churn-uvicorn"])
+def test_tls_from_mounted_certificate(images: Images, name: str, tmp_path: Path) -> None:
+    """HTTPS served by the container itself from a mounted certificate, and the image's
+    HEALTHCHECK probe follows it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    # Readable by the container's non-root user (pytest makes tmp_path private).
+    tmp_path.chmod(0o755)
+    (tmp_path / "key.pem").chmod(0o644)
+    container = DockerContainer(images[name].ref, volumes=[(str(tmp_path), "/run/secrets/tls",
+                                                              "ro")])
+    container.with_env("TLS_CERTFILE", "/run/secrets/tls/cert.pem")
+    container.with_env("TLS_KEYFILE", "/run/secrets/tls/key.pem")
+    container.ports[f"{PORT}/tcp"] = ("127.0.0.1", None)
+    container.start()
+    try:
+        base_url = f"https://127.0.0.1:{container.get_exposed_port(PORT)}"
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        wait_until(base_url, "/health/ready", 200, timeout=60, verify=context)
+        example = images[name].deployment.context["example_input"]
+        response = httpx.post(base_url + "/predict", json=example, verify=context)
+        assert response.status_code == 200
+        assert "strict-transport-security" in response.headers
+        code, output = container.exec(["python3", "-m", "api.probe"])
+        assert code == 0, output
+    finally:
+        container.stop()
