@@ -179,6 +179,7 @@ def test_secrets_next_to_the_deployment_stay_out_of_the_bento(
     assert "api_keys" in (out / ".dockerignore").read_text()  # the uvicorn runtime's context
 
 
+@pytest.mark.server
 def test_skops_types_are_trusted_only_from_the_build_configuration(tmp_path: Path) -> None:
     """A skops model holding a type skops does not trust by default is refused, naming the
     type and the setting; listed in the settings, it is built and served. The list in the
