@@ -12,6 +12,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from deployment_agent.server import ServiceProcess
+
 
 def sample_records(context: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
     """Valid records drawn around the training distribution (bounded by the schema)."""
@@ -108,3 +110,23 @@ def drain_under_load(base_url: str, body: Any, stop: Callable[[], int], clients:
     for thread in threads:
         thread.join()
     return outcomes, code, seconds
+
+
+def post(server: ServiceProcess, path: str, body: Any, **headers: str) -> httpx.Response:
+    """POST ``body`` as JSON to a running ServiceProcess (HTTPS with its CA if it has one)."""
+    return httpx.post(server.base_url + path, json=body, headers=headers, timeout=10,
+                      verify=server.verify)
+
+
+def drain_summary(outcomes: collections.Counter[str], code: int, seconds: float) -> str:
+    """The figures of one drain_under_load run, for the report."""
+    lost = sum(n for outcome, n in outcomes.items() if outcome.startswith("lost"))
+    return f"{dict(outcomes)}, exit {code} after {seconds:.2f} s, lost {lost}"
+
+
+def assert_drained(outcomes: collections.Counter[str], code: int, seconds: float,
+                   grace: float) -> None:
+    """Exit 0 within the grace period; requests answered and refused, none lost."""
+    assert code == 0 and seconds < grace
+    assert set(outcomes) <= {"answered 200", "refused"}, outcomes  # nothing lost
+    assert outcomes["answered 200"] > 0 and outcomes["refused"] > 0, outcomes

@@ -10,21 +10,16 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from conftest import Deployment, load_model
-from helpers import invalid_requests, reference_input, sample_records
+from helpers import invalid_requests, post, reference_input, sample_records
 
 from deployment_agent.server import ServiceProcess
 
 pytestmark = pytest.mark.server
-
-
-def post(server: ServiceProcess, path: str, body: Any) -> httpx.Response:
-    return httpx.post(server.base_url + path, json=body, timeout=10)
 
 
 def test_liveness_and_readiness(served: tuple[ServiceProcess, Deployment]) -> None:
