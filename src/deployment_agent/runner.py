@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .build import generate, validate
-from .layout import layout_for
-from .settings import load_settings
+from .contract.settings import load_settings
+from .generate.generator import generate
+from .plan.layout import layout_for
+from .plan.planner import plan
 
 
 def run(
@@ -17,9 +18,10 @@ def run(
     api_version: str | None = None,
     output_dir: str | Path | None = None,
     settings_path: str | Path | None = None,
+    build_dir: str | Path | None = None,
     **options: Any,
 ) -> tuple[Path, dict[str, Any]]:
-    """Validate the manifest and generate its deployment.
+    """Validate the manifest, compile the model, and generate its deployment.
 
     Args:
         experiment_manifest_path: the experiment manifest (JSON) of a trained model.
@@ -27,10 +29,12 @@ def run(
         api_version: the API's version (default: settings, "1.0.0").
         output_dir: where to write (default: ``deployment/`` beside the ``modeling/``
             folder that holds the manifest, e.g. ``artifacts/deployment``).
-        settings_path: settings YAML (default: the repo's ``config/settings.yaml``).
-        **options: further overrides: ``enable_cors``, ``cors_origins``, ``port``,
-            ``workers``, ``enable_monitoring``, ``enable_drift_detection``,
-            ``base_image``, ``registry``.
+        settings_path: a settings YAML (default: ``config/settings.yaml`` when present).
+        build_dir: where build state goes (default: ``<output_dir>-build``).
+        **options: further settings, by keyword: ``enable_cors``, ``cors_origins``,
+            ``port``, ``workers``, ``enable_monitoring``, ``enable_drift_detection``,
+            ``drift_threshold``, ``base_image``, ``registry``, ``runtime``,
+            ``model_runtime``.
 
     Returns:
         The deployment folder and its deployment manifest.
@@ -38,8 +42,11 @@ def run(
     Raises:
         DeploymentAgentError: with a message naming the problem and the fix.
     """
-    layout = layout_for(experiment_manifest_path, output_dir)
+    from .compile.compiler import compile_model
+
+    layout = layout_for(experiment_manifest_path, output_dir, build_dir)
     settings = load_settings(settings_path, api_title=api_title, api_version=api_version,
                              **options)
-    validate(layout, settings)
+    plan(layout, settings)
+    compile_model(layout)
     return layout.deployment, generate(layout)

@@ -1,0 +1,1 @@
+"""Compile the model to ONNX and verify the conversion against scikit-learn before it is served."""

@@ -1,0 +1,63 @@
+"""Rows for the verification gate: the example input, then rows drawn from the schema.
+
+Numbers come from the training statistics when the manifest has them (mean, std, clipped
+to the recorded min/max and the schema's bounds), else uniformly within the bounds;
+enums and booleans uniformly; nullable features are null one time in ten; strings are
+the example's value or short random words (so unknown categories are exercised too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..plan.context import Context, Feature
+
+SEED = 20240601
+
+
+def _numbers(feature: Feature, n: int, rng: np.random.Generator) -> np.ndarray:
+    stats = feature.stats
+    low = feature.minimum if feature.minimum is not None else -1e6
+    high = feature.maximum if feature.maximum is not None else 1e6
+    if stats is not None and stats.mean is not None and stats.std:
+        values = rng.normal(stats.mean, stats.std, n)
+        low = max(low, stats.min) if stats.min is not None else low
+        high = min(high, stats.max) if stats.max is not None else high
+    else:
+        span_low, span_high = max(low, -1e3), min(high, 1e3)
+        if span_low > span_high:
+            span_low, span_high = low, high
+        values = rng.uniform(span_low, span_high, n)
+    values = np.clip(values, low, high)
+    if feature.type == "int":
+        values = np.clip(np.round(values), np.ceil(low), np.floor(high))
+    return values
+
+
+def _column(feature: Feature, example: Any, n: int, rng: np.random.Generator) -> list[Any]:
+    if feature.enum:
+        picks = rng.integers(0, len(feature.enum), n)
+        column: list[Any] = [feature.enum[i] for i in picks]
+    elif feature.type == "bool":
+        column = [bool(b) for b in rng.integers(0, 2, n)]
+    elif feature.type == "str":
+        words = [example if isinstance(example, str) else "example", "alpha", "beta", ""]
+        column = [words[i] for i in rng.integers(0, len(words), n)]
+    else:
+        values = _numbers(feature, n, rng)
+        column = [int(v) for v in values] if feature.type == "int" else \
+            [float(v) for v in values]
+    if feature.nullable:
+        for i in np.flatnonzero(rng.random(n) < 0.1):
+            column[i] = None
+    return column
+
+
+def gate_rows(context: Context, n: int) -> list[tuple[Any, ...]]:
+    """The example input first, then ``n`` sampled rows, in training column order."""
+    rng = np.random.default_rng(SEED)
+    example = context.example_input
+    columns = [_column(f, example[f.name], n, rng) for f in context.features]
+    return [tuple(example[f.name] for f in context.features), *zip(*columns, strict=True)]

@@ -1,0 +1,1 @@
+"""What users write: the experiment manifest, the settings, and the errors that name fixes."""

@@ -1,0 +1,300 @@
+"""Validate experiment manifests: the contract between modelling and deployment.
+
+:class:`ExperimentManifest` is the single definition of the contract: it validates
+manifests and is exported as JSON Schema (``docs/experiment_manifest.schema.json``).
+:func:`load_manifest` turns every failure into a :class:`ManifestError` that names the
+field and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..hashing import sha256_file
+from .errors import ManifestError
+from .text import check_text
+
+FeatureType = Literal["int", "float", "bool", "str"]
+
+
+class FeatureSpec(BaseModel):
+    """One input feature: its JSON type and the constraints the service enforces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: FeatureType = Field(description='JSON type: "int", "float", "bool" or "str".')
+    minimum: float | None = Field(None, description="Inclusive lower bound (int, float).")
+    maximum: float | None = Field(None, description="Inclusive upper bound (int, float).")
+    enum: list[str | int] | None = Field(
+        None, min_length=1, description="Closed set of allowed values (str, int)."
+    )
+    nullable: bool = Field(False, description="Whether null is accepted (the model imputes).")
+    description: str | None = Field(None, description="Shown in the OpenAPI docs.")
+
+    @model_validator(mode="after")
+    def _constraints_fit_type(self) -> FeatureSpec:
+        numeric = self.type in ("int", "float")
+        if not numeric and (self.minimum is not None or self.maximum is not None):
+            raise ValueError(f"minimum/maximum apply to int and float features, not {self.type}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum} is greater than maximum {self.maximum}")
+        if self.enum is not None:
+            if self.type not in ("str", "int"):
+                raise ValueError(f"enum applies to str and int features, not {self.type}")
+            wanted = str if self.type == "str" else int
+            wrong = [v for v in self.enum if type(v) is not wanted]
+            if wrong:
+                raise ValueError(f"enum values {wrong!r} are not of type {self.type}")
+            if len(set(self.enum)) != len(self.enum):
+                raise ValueError("enum values must be distinct")
+            _check_texts("enum value", [v for v in self.enum if isinstance(v, str)])
+        if self.description:
+            _check_texts("description", [self.description], multiline=True)
+        return self
+
+
+def _check_texts(what: str, values: list[str], multiline: bool = False) -> None:
+    """Refuse text that no renderer can write faithfully (see :mod:`.text`)."""
+    for value in values:
+        problem = check_text(value, multiline)
+        if problem:
+            raise ValueError(f"{what} {value!r}: {problem}. Fix: remove or replace that "
+                             "character")
+
+
+def _expand_short_type(value: Any) -> Any:
+    """Accept ``"int"`` as shorthand for ``{"type": "int"}`` (unknown names fail on .type)."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+class ExperimentManifest(BaseModel):
+    """What the modelling step records about a trained model.
+
+    Unknown top-level fields are kept (and passed to the templates), so newer modelling
+    steps can add information without breaking older deployment agents.
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    model_path: str = Field(
+        min_length=1, description="Model file, relative to the manifest's folder, or absolute."
+    )
+    model_type: Literal["sklearn", "skops"] = Field(
+        description='"sklearn": a joblib/pickle file; "skops": the safe skops format.'
+    )
+    input_schema: dict[
+        Annotated[str, Field(min_length=1)], Annotated[FeatureSpec, Field()]
+    ] = Field(
+        min_length=1,
+        description='Feature name -> "int" | "float" | "bool" | "str", or a FeatureSpec object.'
+        " Order matters: it is the column order the model was trained on.",
+    )
+    experiment_id: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    task: Literal["classification", "regression"] | None = None
+    target: str | None = None
+    classes: list[str | int] | None = Field(None, min_length=1)
+    output_schema: dict[str, Any] | None = None
+    metrics: dict[str, float] | None = None
+    framework_versions: dict[str, str] | None = None
+    model_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    feature_stats: dict[str, dict[str, float]] | None = None
+    example_input: dict[str, Any] | None = Field(
+        None, description="A valid request body, shown in the docs and used for self-checks."
+    )
+    created_at: str | None = None
+
+    _source: Path = PrivateAttr(default=Path("."))
+
+    @field_validator("input_schema", mode="before")
+    @classmethod
+    def _short_types(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _expand_short_type(v) for k, v in value.items()}
+        return value
+
+    @field_validator("input_schema")
+    @classmethod
+    def _printable_names(cls, value: dict[str, FeatureSpec]) -> dict[str, FeatureSpec]:
+        _check_texts("feature name", list(value))
+        return value
+
+    @field_validator("model_name", "model_version", "target", "experiment_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_texts("value", [value])
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _printable_classes(cls, value: list[str | int] | None) -> list[str | int] | None:
+        if value is not None:
+            _check_texts("class label", [v for v in value if isinstance(v, str)])
+            if len({str(v) for v in value}) != len(value):
+                raise ValueError("class labels must be distinct (also as strings)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentManifest:
+        if self.task == "regression" and self.classes:
+            raise ValueError("classes are given but task is regression")
+        if self.example_input is not None:
+            missing = [n for n in self.input_schema if n not in self.example_input]
+            extra = [n for n in self.example_input if n not in self.input_schema]
+            if missing or extra:
+                raise ValueError(
+                    f"example_input does not match input_schema (missing {missing}, "
+                    f"unknown {extra})"
+                )
+        return self
+
+    @property
+    def source(self) -> Path:
+        """The manifest file this was loaded from."""
+        return self._source
+
+    @property
+    def model_file(self) -> Path:
+        """Absolute path of the model file (``model_path`` resolved against the manifest)."""
+        path = Path(self.model_path)
+        return path if path.is_absolute() else (self._source.parent / path).resolve()
+
+
+# What to do about an error, by the name of the field it is in.
+FIXES: dict[str, str] = {
+    "model_path": 'set "model_path" to the model file, relative to the manifest or absolute',
+    "model_type": 'set "model_type" to "sklearn" (joblib/pickle file) or "skops"',
+    "input_schema": 'set "input_schema" to {"feature": "int" | "float" | "bool" | "str", ...}'
+    " with at least one feature",
+    "type": 'use one of "int", "float", "bool", "str"',
+    "task": 'use "classification" or "regression", or leave it out',
+    "model_sha256": "use the 64 lowercase hex digits printed by `sha256sum MODEL_FILE`",
+    "classes": "list the class labels in the order of the model's classes_",
+    "enum": "list the allowed values, each of the feature's type",
+    "minimum": "bounds are numbers, minimum <= maximum, on int/float features only",
+    "maximum": "bounds are numbers, minimum <= maximum, on int/float features only",
+    "metrics": "use a flat object of metric name -> number",
+    "framework_versions": 'use {"scikit-learn": "1.9.1", ...} with string versions',
+    "example_input": "give one value for every input_schema feature, and nothing else",
+}
+
+
+def _field_path(loc: tuple[str | int, ...]) -> str:
+    """``('input_schema', 'a b', 'type')`` -> ``input_schema["a b"].type``."""
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int) or (i and loc[i - 1] == "input_schema"):
+            text += f"[{json.dumps(part)}]"
+        elif re.fullmatch(r"[A-Za-z_]\w*", str(part)) and text:
+            text += f".{part}"
+        else:
+            text += str(part) if not text else f"[{json.dumps(part)}]"
+    return text or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One validation error as 'field: problem. Fix: ...'."""
+    loc = tuple(p for p in error["loc"] if p not in ("function-after", "[key]"))
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error" and loc and loc[-1] == "type":
+        msg = f"unknown type {error['input']!r}"
+    elif error["type"] == "missing":
+        msg = "required field is missing"
+    elif error["type"] == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r} in a feature spec"
+    if error["type"] == "extra_forbidden":
+        fix = "feature specs take type, minimum, maximum, enum, nullable, description"
+    elif loc[:1] == ("input_schema",) and len(loc) == 2:
+        fix = "minimum/maximum go on int/float features, enum on str/int, values of that type"
+    elif loc:
+        fix = FIXES.get(str(loc[-1])) or FIXES.get(str(loc[0]))
+    else:  # model-level check: the message names the field
+        fix = next((f for name, f in FIXES.items() if msg.startswith(name)), None)
+    if "Fix:" in msg:
+        fix = None
+    return f"{_field_path(loc)}: {msg}" + (f". Fix: {fix}" if fix else "")
+
+
+def parse_manifest(data: Any, source: Path) -> ExperimentManifest:
+    """Validate already-parsed JSON; raise :class:`ManifestError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ManifestError(
+            str(source), ["the top level must be a JSON object. Fix: wrap the fields in {...}"]
+        )
+    try:
+        manifest = ExperimentManifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(str(source), [_describe(e) for e in exc.errors()]) from None
+    manifest._source = source.resolve()
+    return manifest
+
+
+def load_manifest(path: str | Path) -> ExperimentManifest:
+    """Read, parse and validate a manifest, then check its model file and sha256."""
+    source = Path(path)
+    if not source.is_file():
+        raise ManifestError(
+            str(source),
+            [
+                "file not found. Fix: run the modelling step first (for the example: "
+                "`doit train_example`), or point to a manifest with "
+                "`doit manifest=PATH` / DEPLOYMENT_AGENT_MANIFEST=PATH"
+            ],
+        )
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
+        raise ManifestError(
+            str(source), [f"not valid JSON{where}: {exc}. Fix: correct the JSON syntax"]
+        ) from None
+    manifest = parse_manifest(data, source)
+    check_model_file(manifest)
+    return manifest
+
+
+def check_model_file(manifest: ExperimentManifest) -> str:
+    """Check the model file exists and matches ``model_sha256``; return its sha256."""
+    model = manifest.model_file
+    if not model.is_file():
+        raise ManifestError(
+            str(manifest.source),
+            [
+                f"model_path: model file {model} not found. Fix: correct model_path "
+                "(relative paths are resolved against the manifest's folder)"
+            ],
+        )
+    actual = sha256_file(model)
+    if manifest.model_sha256 and manifest.model_sha256 != actual:
+        raise ManifestError(
+            str(manifest.source),
+            [
+                f"model_sha256: {model} has sha256 {actual}, the manifest says "
+                f"{manifest.model_sha256}. Fix: the model file was changed or replaced; "
+                "restore the trained file or re-run the modelling step"
+            ],
+        )
+    return actual
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The manifest contract as JSON Schema (draft 2020-12)."""
+    schema = ExperimentManifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Experiment manifest"
+    return schema

@@ -1,0 +1,1 @@
+"""Generate the deployment folder: render, escape, check, swap in atomically."""

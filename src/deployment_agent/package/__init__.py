@@ -1,0 +1,1 @@
+"""Package a deployment: bento, base image, wheelhouse, image, registry (every docker call)."""

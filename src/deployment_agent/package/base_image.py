@@ -1,0 +1,66 @@
+"""Make the configured base image available, building it from Debian packages if need be.
+
+On a machine that reaches a container registry, ``docker pull`` fetches the configured
+image (``python:3.11-slim``). Air-gapped, an equivalent is built locally: a minimal
+Debian bookworm root filesystem with Python 3.11 and venv support (``debootstrap
+--variant=minbase``), trimmed of documentation, locales and apt caches, imported with
+``docker import`` and tagged with the configured name, so every Dockerfile that says
+``FROM python:3.11-slim`` builds unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..contract.errors import BuildError
+from . import docker
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# Removed from the root filesystem: nothing at run time reads them.
+TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+        "usr/share/lintian", "var/cache/apt", "var/lib/apt/lists", "var/log")
+IMAGE_CONFIG = (
+    "ENV LANG=C.UTF-8",
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    'LABEL org.opencontainers.image.description="Debian bookworm + Python 3.11, built '
+    'locally by deployment-agent (air-gapped equivalent of python:3.11-slim)"',
+    "LABEL org.deployment-agent.base=local",
+    'CMD ["python3"]',
+)
+
+
+def build_local_base(image: str, mirror: str = MIRROR) -> None:
+    """debootstrap a minimal Python root filesystem and ``docker import`` it as ``image``."""
+    if shutil.which("debootstrap") is None:
+        raise BuildError("debootstrap is not installed. Fix: apt-get install debootstrap "
+                         f"(or make {image} available: docker pull / docker load)")
+    with tempfile.TemporaryDirectory(prefix="base-rootfs-") as scratch:
+        rootfs = Path(scratch) / "rootfs"
+        result = subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+             str(rootfs), mirror], capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise BuildError(f"debootstrap failed (exit {result.returncode}):\n"
+                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        for rel in TRIM:
+            shutil.rmtree(rootfs / rel, ignore_errors=True)
+            (rootfs / rel).mkdir(parents=True, exist_ok=True)
+        # The official image's interpreter answers to `python` as well.
+        (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+        docker.import_rootfs(rootfs, image, IMAGE_CONFIG)
+
+
+def ensure_base_image(image: str) -> str:
+    """Make ``image`` available locally; return how: "present", "pulled" or "built"."""
+    if docker.image_exists(image):
+        return "present"
+    if docker.pull(image):
+        return "pulled"
+    build_local_base(image)
+    return "built"

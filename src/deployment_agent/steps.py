@@ -1,0 +1,169 @@
+"""The actions and up-to-date checks of the doit tasks (:mod:`.graph` only declares them).
+
+Each step imports its stage lazily, so that loading the task graph stays cheap, and
+returns a one-line summary. :func:`guarded` turns our errors (which name the problem and
+the fix) into doit failures, printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from .plan.layout import Layout
+
+
+def guarded(step: Callable[..., str], *args: Any) -> Callable[[], TaskFailed | None]:
+    """A doit python-action running ``step(*args)``: its summary is printed, our errors
+    become a clean task failure."""
+
+    def action() -> TaskFailed | None:
+        from .contract.errors import DeploymentAgentError
+
+        try:
+            print(step(*args))
+        except DeploymentAgentError as exc:
+            return TaskFailed(str(exc))
+        return None
+
+    action.__name__ = step.__name__
+    return action
+
+
+def validate_step(layout: Layout, settings_file: str | None, overrides: dict[str, Any]) -> str:
+    from .contract.settings import load_settings
+    from .plan.planner import plan
+
+    context = plan(layout, load_settings(settings_file, **overrides))
+    return (f"{layout.manifest}: valid ({len(context.features)} features, "
+            f"{context.model.estimator}); plan in {layout.context_file}")
+
+
+def compile_step(layout: Layout) -> str:
+    from .compile.compiler import compile_model
+
+    report = compile_model(layout)
+    return f"model runtime: {report['runtime']} ({report['reason']})"
+
+
+def generate_step(layout: Layout) -> str:
+    from .generate.generator import generate
+
+    manifest = generate(layout)
+    return (f"generated {len(manifest['files'])} files in {layout.deployment} "
+            f"(bento {manifest['bento_tag']})")
+
+
+def bento_step(layout: Layout) -> str:
+    from .package.bento import build
+
+    record = build(layout)
+    return f"bento {record['tag']} in {record['path']}"
+
+
+def base_image_step(layout: Layout) -> str:
+    from .package.base_image import ensure_base_image
+
+    image = layout.read_json(layout.context_file)["image"]["base_image"]
+    return f"base image {image}: {ensure_base_image(image)}"
+
+
+def wheelhouse_step(layout: Layout) -> str:
+    from .package.wheelhouse import build_wheelhouse_image
+
+    ca_bundle = layout.read_json(layout.context_file)["image"]["build_ca_bundle"]
+    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
+                                   ca_bundle)
+    return f"wheelhouse {image} from {layout.wheelhouse}"
+
+
+def image_step(layout: Layout) -> str:
+    from .package.image import build
+
+    image = build(layout)
+    return (f"image {image['image']}: {image['size_bytes'] / 1e6:.0f} MB, built in "
+            f"{image['build_seconds']} s")
+
+
+def smoke_step(layout: Layout) -> str:
+    from .verify.smoke import smoke
+
+    return smoke(layout)
+
+
+def serve_step(layout: Layout) -> str:
+    """Serve the build in the foreground with the image's entrypoint (Ctrl-C stops it)."""
+    from .package.bento import bentoml_env
+    from .plan.runtime import SERVING
+
+    bento = layout.read_json(layout.bento_record)
+    serving = SERVING[layout.read_json(layout.context_file)["runtimes"]["serving"]]
+    root = serving.service_root(layout.deployment.resolve(), Path(bento["path"]))
+    subprocess.run([sys.executable, "-m", "api.serve"], cwd=root,
+                   env=bentoml_env(layout.bento_store), check=False)
+    return f"stopped serving {bento['tag']}"
+
+
+def schema_step(path: str) -> str:
+    from .contract.manifest import manifest_json_schema
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(manifest_json_schema(), indent=2) + "\n")
+    return f"wrote {path}"
+
+
+# --- up-to-date checks: standard library only (they run on every doit invocation) ----
+
+
+def model_unchanged(layout: Layout) -> Callable[[], bool]:
+    """Up to date while the model file still hashes to what the plan recorded (its path is
+    inside the manifest, so it cannot be a static file_dep)."""
+
+    def check() -> bool:
+        from .hashing import sha256_file
+
+        if not layout.context_file.is_file() or not layout.manifest.is_file():
+            return False
+        try:
+            model_path = json.loads(layout.manifest.read_text(encoding="utf-8"))["model_path"]
+            recorded = layout.read_json(layout.context_file)["model"]["sha256"]
+        except (ValueError, KeyError, TypeError):
+            return False  # validate reports the problem
+        model = Path(model_path) if Path(model_path).is_absolute() else \
+            layout.manifest.parent / model_path
+        return model.is_file() and sha256_file(model) == recorded
+
+    return check
+
+
+def records_agree(record: Path, key: str, source: Path, source_key: str,
+                  exists: Callable[[dict[str, Any]], bool] = lambda _: True
+                  ) -> Callable[[], bool]:
+    """Up to date while ``record[key] == source[source_key]`` and ``exists(record)``."""
+
+    def check() -> bool:
+        if not record.is_file() or not source.is_file():
+            return False
+        built = json.loads(record.read_text())
+        return built.get(key) == json.loads(source.read_text()).get(source_key) and \
+            exists(built)
+
+    return check
+
+
+def docker_image_present(image: Callable[[], str | None]) -> Callable[[], bool]:
+    """Up to date while the image named by ``image()`` exists locally."""
+
+    def check() -> bool:
+        from .package.docker import image_exists
+
+        name = image()
+        return name is not None and image_exists(name)
+
+    return check
