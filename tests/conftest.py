@@ -25,11 +25,14 @@ os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 os.environ.setdefault("TC_HOST", "127.0.0.1")
 
 from deployment_agent import run_deployment_agent
-from deployment_agent.bento import build_bento
-from deployment_agent.examples import EXAMPLES
-from deployment_agent.layout import Layout, layout_for
-from deployment_agent.render import ROOT
-from deployment_agent.server import ServiceProcess
+from deployment_agent.package.bento import build
+from deployment_agent.plan.context import Context
+from deployment_agent.plan.layout import Layout, layout_for
+from deployment_agent.plan.planner import read_context
+from deployment_agent.verify.server import ServiceProcess
+from examples import EXAMPLES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,12 @@ class Deployment:
     manifest: dict[str, Any]
 
     @property
-    def context(self) -> dict[str, Any]:
-        return self.layout.context()
+    def context(self) -> Context:
+        return read_context(self.layout)
+
+    @property
+    def bento_store(self) -> Path:
+        return self.layout.bento_store
 
 
 # Figures measured by the acceptance tests, printed at the end of the run.
@@ -88,33 +95,27 @@ def deployments(experiments: dict[str, Path]) -> dict[str, Deployment]:
 
 
 @pytest.fixture(scope="session")
-def bento_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private BentoML store for the session."""
-    return tmp_path_factory.mktemp("bentoml_home")
-
-
-@pytest.fixture(scope="session")
-def bentos(deployments: dict[str, Deployment], bento_home: Path) -> dict[str, str]:
+def bentos(deployments: dict[str, Deployment]) -> dict[str, str]:
     """Every example's deployment built with `bentoml build`: name -> bento tag."""
-    return {name: build_bento(d.layout, bento_home)["tag"] for name, d in deployments.items()}
+    return {name: build(d.layout)["tag"] for name, d in deployments.items()}
 
 
 def load_model(deployment: Deployment) -> Any:
-    """The example's model, loaded the way its manifest says (for reference predictions)."""
+    """The example's trained model, loaded the way its manifest says (the reference)."""
     import joblib
     import skops.io
 
     context = deployment.context
-    path = deployment.layout.deployment / context["model"]["file"]
-    return skops.io.load(path) if context["model"]["type"] == "skops" else joblib.load(path)
+    path = Path(context.model_source)
+    return skops.io.load(path) if context.model.type == "skops" else joblib.load(path)
 
 
 @pytest.fixture(scope="module", params=sorted(EXAMPLES))
 def served(request: pytest.FixtureRequest, deployments: dict[str, Deployment],
-           bentos: dict[str, str], bento_home: Path) -> Iterator[tuple[ServiceProcess,
-                                                                      Deployment]]:
+           bentos: dict[str, str]) -> Iterator[tuple[ServiceProcess, Deployment]]:
     """Each example's bento served by `bentoml serve` on a free 127.0.0.1 port."""
     name = request.param
-    with ServiceProcess.bento(bentos[name], workers=1, home=bento_home) as server:
+    deployment = deployments[name]
+    with ServiceProcess.bento(bentos[name], deployment.bento_store, workers=1) as server:
         server.wait_for("/health/ready", timeout=90)
-        yield server, deployments[name]
+        yield server, deployment

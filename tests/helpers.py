@@ -12,63 +12,68 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from deployment_agent.server import ServiceProcess
+from deployment_agent.plan.context import Context
+from deployment_agent.verify.server import ServiceProcess
 
 
-def sample_records(context: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
+def sample_records(context: Context, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """Valid records drawn around the training distribution (bounded by the schema)."""
     rng = np.random.default_rng(seed)
     records = []
     for _ in range(n):
-        record = {}
-        for f in context["features"]:
-            stats = f["stats"] or {"mean": 0.0, "std": 1.0}
-            if f["enum"]:
-                value: Any = f["enum"][int(rng.integers(len(f["enum"])))]
-            elif f["type"] == "bool":
+        record: dict[str, Any] = {}
+        for f in context.features:
+            stats = f.stats
+            mean = stats.mean if stats and stats.mean is not None else 0.0
+            std = stats.std if stats and stats.std else 1.0
+            if f.enum:
+                value: Any = f.enum[int(rng.integers(len(f.enum)))]
+            elif f.type == "bool":
                 value = bool(rng.integers(2))
-            elif f["type"] == "str":
+            elif f.type == "str":
                 value = "value"
             else:
-                value = float(rng.normal(stats["mean"], stats["std"]))
-                low = f["minimum"] if f["minimum"] is not None else -1e9
-                high = f["maximum"] if f["maximum"] is not None else 1e9
+                value = float(rng.normal(mean, std))
+                low = f.minimum if f.minimum is not None else -1e9
+                high = f.maximum if f.maximum is not None else 1e9
                 value = min(max(value, low), high)
-                value = int(round(value)) if f["type"] == "int" else round(value, 4)
-            record[f["name"]] = value
+                value = int(round(value)) if f.type == "int" else round(value, 4)
+            record[f.name] = value
         records.append(record)
     return records
 
 
-def reference_input(context: dict[str, Any], records: list[dict[str, Any]]) -> Any:
-    """What the model was fitted on: a DataFrame of the original columns, or a float matrix."""
-    names = [f["name"] for f in context["features"]]
-    if context["model"]["uses_dataframe"]:
-        return pd.DataFrame(records, columns=names)
-    return np.array([[r[n] for n in names] for r in records], dtype=float)
+def reference_input(context: Context, records: list[dict[str, Any]]) -> Any:
+    """What the model was fitted on: a typed DataFrame of the original columns, or a float
+    matrix (the same rule as the generated service's)."""
+    if context.model.uses_dataframe:
+        return pd.DataFrame({f.name: pd.Series([r[f.name] for r in records], dtype=f.dtype)
+                             for f in context.features})
+    return np.array([[r[f.name] for f in context.features] for r in records], dtype=float)
 
 
-def invalid_requests(context: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+def invalid_requests(context: Context) -> list[tuple[str, dict[str, Any], str]]:
     """(kind, body, the field the 422 must name) for every applicable kind of bad input."""
-    example = context["example_input"]
-    features = context["features"]
-    first = features[0]["name"]
+    example = context.example_input
+    features = context.features
+    first = features[0].name
     cases = [
         ("missing field", {k: v for k, v in example.items() if k != first}, first),
         ("extra field", {**example, "unexpected": 1}, "unexpected"),
         ("string for a number", {**example, first: "35"}, first),
     ]
     for f in features:
-        name = f["name"]
-        if f["type"] == "int":
+        name = f.name
+        if f.type == "int":
             cases.append(("float for an int", {**example, name: 35.5}, name))
-        if f["type"] == "bool":
+        if f.type == "bool":
             cases.append(('"false" for a bool', {**example, name: "false"}, name))
-        if f["maximum"] is not None:
-            cases.append(("above maximum", {**example, name: f["maximum"] + 1}, name))
-        if f["enum"]:
+        if f.maximum is not None:
+            cases.append(("above maximum", {**example, name: int(f.maximum) + 1 if f.type == "int"
+                          else f.maximum + 1}, name))
+        if f.enum:
             cases.append(("not in enum", {**example, name: "elsewhere"}, name))
-        if not f["nullable"]:
+        if not f.nullable:
             cases.append(("null where not nullable", {**example, name: None}, name))
     return cases
 

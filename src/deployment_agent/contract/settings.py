@@ -169,8 +169,8 @@ def load_settings(
         settings = DeploymentSettings.model_validate(tree)
     except ValidationError as exc:
         problems = "; ".join(
-            f"deployment.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
+            f"deployment.{'.'.join(map(str, e['loc']))}{': ' if e['loc'] else ''}"
+            f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
         )
         raise SettingsError(f"{where}: {problems}. Fix: correct the value") from None
     for key in _text_fields():

@@ -34,15 +34,16 @@ from helpers import (
 )
 from testcontainers.core.container import DockerContainer
 
-from deployment_agent import loadgen, run_deployment_agent
-from deployment_agent.base_image import ensure_base_image
-from deployment_agent.bento import build_bento
+from deployment_agent import run_deployment_agent
+from deployment_agent.verify import loadgen
+from deployment_agent.package.base_image import ensure_base_image
+from deployment_agent.package.bento import build
 from deployment_agent.container import containerize, write_containerfile
-from deployment_agent.examples import EXAMPLES
-from deployment_agent.layout import layout_for
-from deployment_agent.runbook import runbook_problems
-from deployment_agent.server import wait_until
-from deployment_agent.wheelhouse import build_wheelhouse_image
+from examples import EXAMPLES
+from deployment_agent.plan.layout import layout_for
+from deployment_agent.generate.checks import runbook_problems
+from deployment_agent.verify.server import wait_until
+from deployment_agent.package.wheelhouse import build_wheelhouse_image
 
 pytestmark = pytest.mark.docker
 PORT = 8000
@@ -68,9 +69,9 @@ class Running:
 def build_image(deployment: Deployment, bento_tag: str, bento_home: Path) -> Image:
     """The steps of `doit containerize`: Dockerfile, base image, wheelhouse, image."""
     layout = deployment.layout
-    if deployment.context["docker"]["runtime"] == "bentoml":
+    if deployment.context.docker.runtime == "bentoml":
         write_containerfile(layout, bento_tag, bento_home)
-    ensure_base_image(deployment.context["docker"]["base_image"])
+    ensure_base_image(deployment.context.docker.base_image)
     build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
     record = containerize(layout, bento_home)
     return Image(deployment, record["image"], record["size_bytes"], record["build_seconds"])
@@ -192,7 +193,7 @@ def test_3_health_p99_under_100_ms(running: Running) -> None:
 def test_4_readiness_200_once_loaded(running: Running) -> None:
     ready = httpx.get(running.base_url + "/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["model_version"] == running.image.deployment.context["model"]["version"]
+    assert ready.json()["model_version"] == running.image.deployment.context.model.version
 
 
 def test_4_readiness_503_while_the_model_is_missing(images: Images) -> None:
@@ -235,7 +236,7 @@ def test_6_invalid_input_is_422(running: Running) -> None:
 
 def test_7_openapi_and_offline_docs(running: Running) -> None:
     spec = httpx.get(running.base_url + "/openapi.json").json()
-    features = {f["name"] for f in running.image.deployment.context["features"]}
+    features = {f.name for f in running.image.deployment.context.features}
     assert features == set(spec["components"]["schemas"]["PredictionRequest"]["properties"])
     for path in ("/health", "/health/ready", "/predict", "/predict/batch", "/metrics"):
         assert path in spec["paths"]
@@ -266,7 +267,7 @@ def test_runs_as_non_root_with_healthcheck(running: Running) -> None:
 
 
 def test_batch_and_metrics_in_the_container(running: Running) -> None:
-    example = running.image.deployment.context["example_input"]
+    example = running.image.deployment.context.example_input
     batch = httpx.post(running.base_url + "/predict/batch", json={"records": [example] * 5})
     assert batch.status_code == 200 and batch.json()["count"] == 5
     metrics = httpx.get(running.base_url + "/metrics").text
@@ -308,7 +309,7 @@ def test_read_only_root_filesystem(images: Images, name: str) -> None:
                                    read_only=True)
     try:
         wait_until(base_url, "/health/ready", 200, timeout=60)
-        example = images[name].deployment.context["example_input"]
+        example = images[name].deployment.context.example_input
         assert httpx.post(base_url + "/predict", json=example).status_code == 200
         assert "predictions_total" in httpx.get(base_url + "/metrics").text
     finally:
@@ -369,7 +370,7 @@ def test_api_key_from_a_mounted_secret(images: Images, tmp_path: Path) -> None:
         volumes=[(str(keys), "/run/secrets/api_keys", "ro")])
     try:
         wait_until(base_url, "/health/ready", 200, timeout=60)  # probes need no key
-        example = images["churn"].deployment.context["example_input"]
+        example = images["churn"].deployment.context.example_input
         assert httpx.post(base_url + "/predict", json=example).status_code == 401
         assert httpx.post(base_url + "/predict", json=example,
                           headers={"X-API-Key": "wrong"}).status_code == 403
@@ -398,7 +399,7 @@ def test_docker_stop_under_load_loses_no_request(images: Images, name: str) -> N
         address = container_state(container, "NetworkSettings")["IPAddress"]
         base_url = f"http://{address}:{PORT}"
         wait_until(base_url, "/health/ready", 200, timeout=60)
-        body = {"records": [images[name].deployment.context["example_input"]] * 200}
+        body = {"records": [images[name].deployment.context.example_input] * 200}
 
         def docker_stop() -> int:
             container_id = container.get_wrapped_container().id
@@ -434,7 +435,7 @@ def test_64_clients_for_60_seconds(images: Images) -> None:
     container, base_url, _ = start(images["churn"].ref, {"WORKERS": "2", "LOG_LEVEL": "warning"})
     try:
         wait_until(base_url, "/health/ready", 200, timeout=60)
-        example = images["churn"].deployment.context["example_input"]
+        example = images["churn"].deployment.context.example_input
         samples: list[tuple[float, float]] = []
         result: dict[str, float] = {}
         load = threading.Thread(target=lambda: result.update(
@@ -478,7 +479,7 @@ def test_tls_from_mounted_certificate(images: Images, name: str, tmp_path: Path)
         volumes=[(str(tmp_path), "/run/secrets/tls", "ro")], tls=context)
     try:
         wait_until(base_url, "/health/ready", 200, timeout=60, verify=context)
-        example = images[name].deployment.context["example_input"]
+        example = images[name].deployment.context.example_input
         response = httpx.post(base_url + "/predict", json=example, verify=context)
         assert response.status_code == 200
         assert "strict-transport-security" in response.headers

@@ -25,8 +25,8 @@ import trustme
 from conftest import Deployment, report
 from helpers import assert_drained, drain_summary, drain_under_load, post
 
-from deployment_agent.examples import EXAMPLES
-from deployment_agent.server import ServiceProcess
+from examples import EXAMPLES
+from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.server
 TESTS = Path(__file__).resolve().parent
@@ -91,7 +91,7 @@ def test_schemathesis_finds_no_failure(app_server: tuple[ServiceProcess, Deploym
 def test_hostile_bodies_get_a_clear_4xx(app_server: tuple[ServiceProcess, Deployment]) -> None:
     server, deployment = app_server
     url = server.base_url + "/predict"
-    example = deployment.context["example_input"]
+    example = deployment.context.example_input
     as_json = {"content-type": "application/json"}
 
     def send(content: bytes | Iterator[bytes], headers: dict[str, str] = as_json
@@ -116,29 +116,29 @@ def test_hostile_bodies_get_a_clear_4xx(app_server: tuple[ServiceProcess, Deploy
     assert_clear_refusal(send(json.dumps(example).encode(), {"content-type": "text/plain"}),
                          422, "Content-Type: application/json")
     assert_clear_refusal(send(b"[1, 2, 3]"), 422, "invalid input")
-    numbers = [f for f in deployment.context["features"] if f["type"] in ("int", "float")]
+    numbers = [f for f in deployment.context.features if f.type in ("int", "float")]
     for feature in numbers:
-        name = json.dumps(feature["name"])
+        name = json.dumps(feature.name)
         for literal in ("NaN", "Infinity", "-Infinity", "1e400", str(10**30)):
             body = json.dumps(example).replace(f"{name}: {json.dumps(example[feature['name']])}",
                                                f"{name}: {literal}")
-            if literal == str(10**30) and feature["type"] == "float" and \
-                    feature["maximum"] is None:
+            if literal == str(10**30) and feature.type == "float" and \
+                    feature.maximum is None:
                 assert send(body.encode()).status_code == 200  # a finite, allowed float
             else:
-                assert_clear_refusal(send(body.encode()), 422, feature["name"])
+                assert_clear_refusal(send(body.encode()), 422, feature.name)
     unicode_key = {**example, "âge 👤": 1}
     assert_clear_refusal(post(server, "/predict", unicode_key), 422, "âge 👤")
-    strings = [f for f in deployment.context["features"] if f["type"] == "str" and f["enum"]]
+    strings = [f for f in deployment.context.features if f.type == "str" and f.enum]
     for feature in strings:
-        assert_clear_refusal(post(server, "/predict", {**example, feature["name"]: "zürich 🏔"}),
-                             422, feature["name"])
+        assert_clear_refusal(post(server, "/predict", {**example, feature.name: "zürich 🏔"}),
+                             422, feature.name)
     assert post(server, "/predict", example).status_code == 200  # and it still serves
 
 
 def test_body_limit_is_configurable(deployments: dict[str, Deployment]) -> None:
     deployment = deployments["churn"]
-    example = deployment.context["example_input"]
+    example = deployment.context.example_input
     with ServiceProcess.uvicorn(deployment.layout.deployment,
                                 env={"MAX_BODY_BYTES": "4096"}) as server:
         server.wait_for("/health/ready")
@@ -171,14 +171,14 @@ def corrupt(model: Path, how: str, scratch: Path) -> dict[str, str]:
 def test_broken_model_file_keeps_liveness_and_serves_nothing(
         deployments: dict[str, Deployment], tmp_path: Path, how: str, reason: str) -> None:
     deployment = deployments["churn"]
-    model = deployment.layout.deployment / deployment.context["model"]["file"]
+    model = deployment.layout.deployment / deployment.context.model.file
     env = corrupt(model, how, tmp_path)
     with ServiceProcess.uvicorn(deployment.layout.deployment, env=env) as server:
         server.wait_for("/health")
         ready = httpx.get(server.base_url + "/health/ready")
         assert ready.status_code == 503
         assert reason in ready.json()["reason"], ready.json()
-        refused = post(server, "/predict", deployment.context["example_input"])
+        refused = post(server, "/predict", deployment.context.example_input)
         assert_clear_refusal(refused, 503, "model not ready")
         log = server.output()
     assert "model not loaded" in log and reason in log
@@ -199,7 +199,7 @@ def test_sigterm_under_load_loses_no_request(
 
         root, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "uvicorn",
                                        runtime="uvicorn")
-    body = {"records": [deployment.context["example_input"]] * 200}
+    body = {"records": [deployment.context.example_input] * 200}
     env = {"WORKERS": "2", "LOG_LEVEL": "warning", "GRACEFUL_SHUTDOWN_SECONDS": "10"}
     with ServiceProcess.entrypoint(root, env=env, home=bento_home) as server:
         server.wait_for("/health/ready", timeout=90)
@@ -224,7 +224,7 @@ def keys_file(folder: Path, *keys: str) -> Path:
 def test_api_keys_guard_predictions_but_not_health(deployments: dict[str, Deployment],
                                                     tmp_path: Path) -> None:
     deployment = deployments["churn"]
-    example = deployment.context["example_input"]
+    example = deployment.context.example_input
     path = keys_file(tmp_path, "k-alpha-0123456789", "k-beta-9876543210")
     with ServiceProcess.uvicorn(deployment.layout.deployment,
                                 env={"API_KEYS_FILE": str(path)}) as server:
@@ -253,7 +253,7 @@ def test_api_keys_from_a_secret_volume_directory(deployments: dict[str, Deployme
     with ServiceProcess.uvicorn(deployment.layout.deployment,
                                 env={"API_KEYS_FILE": str(tmp_path / "keys")}) as server:
         server.wait_for("/health/ready")
-        example = deployment.context["example_input"]
+        example = deployment.context.example_input
         assert post(server, "/predict", example, **{"X-API-Key": "key-of-team-b"}
                     ).status_code == 200
         assert post(server, "/predict", example).status_code == 401
@@ -279,7 +279,7 @@ def test_auth_misconfiguration_stops_the_service(deployments: dict[str, Deployme
 def test_rate_limit_is_429_with_retry_after(deployments: dict[str, Deployment],
                                             tmp_path: Path) -> None:
     deployment = deployments["churn"]
-    example = deployment.context["example_input"]
+    example = deployment.context.example_input
     path = keys_file(tmp_path, "key-one-0000000000", "key-two-0000000000")
     env = {"RATE_LIMIT": "5/minute", "API_KEYS_FILE": str(path)}
     with ServiceProcess.uvicorn(deployment.layout.deployment, env=env) as server:
@@ -324,7 +324,7 @@ def test_tls_is_served_by_the_server_itself(deployments: dict[str, Deployment],
                                    home=bento_home) as server:
         assert server.base_url.startswith("https://")
         server.wait_for("/health/ready", timeout=90)
-        response = post(server, "/predict", deployment.context["example_input"])
+        response = post(server, "/predict", deployment.context.example_input)
         assert response.status_code == 200
         assert response.headers["strict-transport-security"].startswith("max-age=")
         with pytest.raises(httpx.HTTPError):  # plain HTTP is not spoken on the TLS port
@@ -343,7 +343,7 @@ def test_tls_needs_both_files(deployments: dict[str, Deployment],
 def test_security_headers_and_closed_cors(app_server: tuple[ServiceProcess, Deployment]
                                           ) -> None:
     server, deployment = app_server
-    response = httpx.post(server.base_url + "/predict", json=deployment.context["example_input"],
+    response = httpx.post(server.base_url + "/predict", json=deployment.context.example_input,
                           headers={"Origin": "https://evil.example"})
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
@@ -361,10 +361,10 @@ def test_integral_numbers_are_integers_but_fractions_are_not(
         app_server: tuple[ServiceProcess, Deployment]) -> None:
     """JSON Schema's "integer" includes 35.0; 35.5 and "35" stay 422."""
     server, deployment = app_server
-    example = deployment.context["example_input"]
-    ints = [f for f in deployment.context["features"] if f["type"] == "int" and not f["enum"]]
+    example = deployment.context.example_input
+    ints = [f for f in deployment.context.features if f.type == "int" and not f.enum]
     for feature in ints:
-        name = feature["name"]
+        name = feature.name
         value = example[name]
         assert post(server, "/predict", {**example, name: float(value)}).status_code == 200
         assert post(server, "/predict", {**example, name: value + 0.5}).status_code == 422

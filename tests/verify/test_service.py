@@ -17,7 +17,7 @@ import pytest
 from conftest import Deployment, load_model
 from helpers import invalid_requests, post, reference_input, sample_records
 
-from deployment_agent.server import ServiceProcess
+from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.server
 
@@ -29,7 +29,7 @@ def test_liveness_and_readiness(served: tuple[ServiceProcess, Deployment]) -> No
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert body["model_version"] == deployment.context["model"]["version"]
+    assert body["model_version"] == deployment.context.model.version
     assert body["load_seconds"] > 0
     assert httpx.get(server.base_url + "/readyz").status_code == 200
 
@@ -45,12 +45,12 @@ def test_predictions_equal_the_models_own(served: tuple[ServiceProcess, Deployme
     batch = post(server, "/predict/batch", {"records": records}).json()
     assert batch["count"] == len(records)
     assert [p["prediction"] for p in batch["predictions"]] == pytest.approx(expected)
-    if context["model"]["has_proba"]:
+    if context.model.has_proba:
         proba = model.predict_proba(reference_input(context, records))
         labels = [str(c) for c in model.classes_]
         got = np.array([[s["probabilities"][label] for label in labels] for s in singles])
         np.testing.assert_allclose(got, proba, rtol=1e-9)
-    assert singles[0]["model_version"] == context["model"]["version"]
+    assert singles[0]["model_version"] == context.model.version
     assert len({s["request_id"] for s in singles}) == len(singles)
 
 
@@ -68,9 +68,9 @@ def test_invalid_input_is_a_422_naming_the_field(
 
 def test_bad_bodies_are_422_not_500(served: tuple[ServiceProcess, Deployment]) -> None:
     server, deployment = served
-    example = deployment.context["example_input"]
-    float_feature = next((f["name"] for f in deployment.context["features"]
-                          if f["type"] == "float"), None)
+    example = deployment.context.example_input
+    float_feature = next((f.name for f in deployment.context.features
+                          if f.type == "float"), None)
     url = server.base_url + "/predict"
     malformed = httpx.post(url, content=b'{"a": ', headers={"content-type": "application/json"})
     assert malformed.status_code == 422
@@ -101,9 +101,9 @@ def test_openapi_and_offline_docs(served: tuple[ServiceProcess, Deployment]) -> 
     for path in ("/health", "/health/ready", "/predict", "/predict/batch", "/metrics"):
         assert path in spec["paths"]
     request_schema = spec["components"]["schemas"]["PredictionRequest"]
-    assert set(request_schema["properties"]) == {f["name"] for f in
-                                                 deployment.context["features"]}
-    assert request_schema["examples"] == [deployment.context["example_input"]]
+    assert set(request_schema["properties"]) == {f.name for f in
+                                                 deployment.context.features}
+    assert request_schema["examples"] == [deployment.context.example_input]
     docs = httpx.get(server.base_url + "/docs").text
     assert "cdn" not in docs and "/static/swagger-ui-bundle.js" in docs
     asset = httpx.get(server.base_url + "/static/swagger-ui-bundle.js")
@@ -119,7 +119,7 @@ def test_metrics_count_requests_and_predictions(
                    if line.startswith(line_start))
 
     before = httpx.get(server.base_url + "/metrics").text
-    post(server, "/predict/batch", {"records": [deployment.context["example_input"]] * 4})
+    post(server, "/predict/batch", {"records": [deployment.context.example_input] * 4})
     after = httpx.get(server.base_url + "/metrics").text
     assert value(after, 'predictions_total{endpoint="/predict/batch"}') - value(
         before, 'predictions_total{endpoint="/predict/batch"}') == 4
@@ -130,7 +130,7 @@ def test_metrics_count_requests_and_predictions(
 
 def test_request_id_is_propagated(served: tuple[ServiceProcess, Deployment]) -> None:
     server, deployment = served
-    response = httpx.post(server.base_url + "/predict", json=deployment.context["example_input"],
+    response = httpx.post(server.base_url + "/predict", json=deployment.context.example_input,
                           headers={"X-Request-ID": "trace-42"})
     assert response.headers["x-request-id"] == "trace-42"
     assert response.json()["request_id"] == "trace-42"
@@ -149,14 +149,14 @@ def test_readiness_is_503_until_the_model_arrives(deployments: dict[str, Deploym
         ready = httpx.get(server.base_url + "/health/ready")
         assert ready.status_code == 503
         assert "not found" in ready.json()["reason"]
-        refused = post(server, "/predict", deployment.context["example_input"])
+        refused = post(server, "/predict", deployment.context.example_input)
         assert refused.status_code == 503
-        shutil.copyfile(deployment.layout.deployment / deployment.context["model"]["file"],
+        shutil.copyfile(deployment.layout.deployment / deployment.context.model.file,
                         model_path)
         started = time.monotonic()
         server.wait_for("/health/ready", timeout=30)
         assert time.monotonic() - started < 30
-        assert post(server, "/predict", deployment.context["example_input"]).status_code == 200
+        assert post(server, "/predict", deployment.context.example_input).status_code == 200
 
 
 def test_model_failure_is_a_safe_500_and_serving_continues(

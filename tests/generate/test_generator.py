@@ -13,13 +13,13 @@ import pytest
 from conftest import Deployment
 
 from deployment_agent import run_deployment_agent
-from deployment_agent.bento import build_bento
-from deployment_agent.errors import DeploymentAgentError
+from deployment_agent.contract.errors import DeploymentAgentError
+from deployment_agent.generate.checks import REQUIRED_SECTIONS, runbook_problems
 from deployment_agent.hashing import sha256_file
-from deployment_agent.layout import layout_for
-from deployment_agent.render import template_outputs
-from deployment_agent.runbook import REQUIRED_SECTIONS, runbook_problems
-from deployment_agent.server import ServiceProcess
+from deployment_agent.package.bento import build
+from deployment_agent.plan.layout import layout_for
+from deployment_agent.resources import outputs
+from deployment_agent.verify.server import ServiceProcess
 
 
 @pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
@@ -27,9 +27,9 @@ def test_every_template_is_rendered_and_listed(deployments: dict[str, Deployment
                                                name: str) -> None:
     deployment = deployments[name]
     root = deployment.layout.deployment
-    for rel in template_outputs():
-        # The BentoML runtime's Dockerfile is BentoML's own, written by `doit bento`.
-        assert (root / rel).is_file() or rel == "Dockerfile", rel
+    runtimes = deployment.manifest["runtimes"]
+    for rel in outputs(runtimes["serving"], runtimes["model"]):
+        assert (root / rel).is_file(), rel
     files = deployment.manifest["files"]
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert on_disk - set(files) == {"deployment_manifest.json"}
@@ -37,8 +37,12 @@ def test_every_template_is_rendered_and_listed(deployments: dict[str, Deployment
         assert sha256_file(root / rel) == digest, rel
     recorded = json.loads((root / "deployment_manifest.json").read_text())
     assert recorded == deployment.manifest
-    assert recorded["model"]["sha256"] == sha256_file(root / "model" / Path(
-        recorded["model"]["file"]).name)
+    assert recorded["model"]["sha256"] == sha256_file(root / recorded["model"]["file"])
+    # The Dockerfile is the one the bento's dockerfile_template renders to (BentoML renders
+    # it again at containerize time: it holds no Jinja syntax).
+    template = (root / "docker" / "Dockerfile.template").read_text()
+    assert (root / "Dockerfile").read_text() == template
+    assert "{{" not in template and "{%" not in template and "{#" not in template
 
 
 @pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
@@ -58,17 +62,29 @@ def test_generated_python_passes_ruff_and_imports(deployments: dict[str, Deploym
     assert imported.stdout.strip() == deployments[name].manifest["api"]["title"]
 
 
-def test_requirements_pin_the_training_versions(deployments: dict[str, Deployment]) -> None:
-    for deployment in deployments.values():
-        lines = (deployment.layout.deployment / "requirements.txt").read_text().splitlines()
-        pins = dict(line.split("==") for line in lines if "==" in line)
-        trained = deployment.context["model"]["framework_versions"]
+def _pins(folder: Path) -> dict[str, str]:
+    lines = (folder / "requirements.txt").read_text().splitlines()
+    assert all("==" in line for line in lines if line and not line.startswith("#"))
+    return dict(line.split("==") for line in lines if "==" in line)
+
+
+def test_requirements_pin_the_training_versions(experiments: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    """Served by scikit-learn, the model's libraries keep their training versions; served
+    by ONNX Runtime, none of them ships."""
+    for name in ("churn", "diabetes"):
+        out, manifest = run_deployment_agent(experiments[name], output_dir=tmp_path / name,
+                                             model_runtime="sklearn")
+        pins = _pins(out)
+        trained = json.loads(experiments[name].read_text())["framework_versions"]
         assert pins["scikit-learn"] == trained["scikit-learn"]
         assert pins["numpy"] == trained["numpy"]
         assert {"bentoml", "fastapi", "pydantic", "uvicorn", "prometheus-client"} <= set(pins)
-        assert all("==" in line for line in lines if line and not line.startswith("#"))
-    assert "skops" in (deployments["diabetes"].layout.deployment /
-                       "requirements.txt").read_text()
+        assert ("skops" in pins) == (name == "diabetes")
+    out, manifest = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "onnx",
+                                         model_runtime="onnx")
+    assert manifest["runtimes"]["model"] == "onnx"
+    assert not {"scikit-learn", "scipy", "joblib", "pandas"} & set(_pins(out))
 
 
 def test_two_clean_builds_are_byte_identical(experiments: dict[str, Path],
@@ -130,12 +146,12 @@ def test_uvicorn_runtime_has_its_own_dockerfile_and_no_bentoml(experiments: dict
     out, manifest = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
                                          runtime="uvicorn")
     dockerfile = (out / "Dockerfile").read_text()
-    assert 'CMD ["python3", "-m", "api.serve"]' in dockerfile and "USER app" in dockerfile
+    assert 'ENTRYPOINT ["python3", "-m", "api.serve"]' in dockerfile
+    assert "USER 10001:10001" in dockerfile
     assert "FROM deployment-agent/wheelhouse:" in dockerfile
     assert "bentoml" not in (out / "requirements.txt").read_text()
     assert manifest["files"]["Dockerfile"] == sha256_file(out / "Dockerfile")
-    default, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "b")
-    assert not (default / "Dockerfile").exists()  # BentoML's own, written by `doit bento`
+    assert not (out / "docker").exists() and (out / ".dockerignore").is_file()
 
 
 def test_prediction_is_read_off_predict_proba_only_where_exact(
@@ -153,12 +169,15 @@ def test_prediction_is_read_off_predict_proba_only_where_exact(
     manifest = {"model_path": "knn.joblib", "model_type": "sklearn", "classes": [0, 1],
                 "input_schema": {"a": "float", "b": "float"}}
     (tmp_path / "experiment_manifest.json").write_text(json.dumps(manifest))
-    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json")
-    loader = (out / "api" / "model_loader.py").read_text()
-    assert "predictions = model.predict(features).tolist()" in loader
-    assert "argmax" not in loader
-    churn = (deployments["churn"].layout.deployment / "api" / "model_loader.py").read_text()
-    assert "proba.argmax(axis=1)" in churn and "model.predict(" not in churn
+    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json",
+                                  model_runtime="sklearn")
+    scoring = (out / "api" / "scoring.py").read_text()
+    assert "predictions = model.predict(features).tolist()" in scoring
+    assert "argmax" not in scoring
+    churn, _ = run_deployment_agent(deployments["churn"].layout.manifest,
+                                    output_dir=tmp_path / "churn", model_runtime="sklearn")
+    scoring = (churn / "api" / "scoring.py").read_text()
+    assert "np.argmax(proba, axis=1)" in scoring and "model.predict(" not in scoring
 
 
 def test_secrets_next_to_the_deployment_stay_out_of_the_bento(
@@ -170,13 +189,13 @@ def test_secrets_next_to_the_deployment_stay_out_of_the_bento(
     for rel in ("api_keys.txt", ".env", "tls/key.pem", "model/api_keys.txt", "secrets/token"):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(f"{decoy}\n")
-    tag = build_bento(layout_for(experiments["churn"], out), tmp_path / "home")["tag"]
-    name, version = tag.split(":")
-    bento = tmp_path / "home" / "bentos" / name / version
+    bento = Path(build(layout_for(experiments["churn"], out))["path"])
     packaged = [p for p in bento.rglob("*") if p.is_file()]
     assert any(p.name.startswith("model.") for p in packaged)
     assert not [p for p in packaged if decoy.encode() in p.read_bytes()]
-    assert "api_keys" in (out / ".dockerignore").read_text()  # the uvicorn runtime's context
+    uvicorn, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "uvicorn",
+                                      runtime="uvicorn")
+    assert "api_keys" in (uvicorn / ".dockerignore").read_text()  # its image's build context
 
 
 @pytest.mark.server
@@ -201,9 +220,14 @@ def test_skops_types_are_trusted_only_from_the_build_configuration(tmp_path: Pat
         run_deployment_agent(tmp_path / "experiment_manifest.json")
     settings = tmp_path / "settings.yaml"
     settings.write_text("deployment:\n  model:\n    skops_trusted_types: [numpy.sinc]\n")
-    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json", settings_path=settings)
-    loader = (out / "api" / "model_loader.py").read_text()
-    assert 'SKOPS_TRUSTED_TYPES: list[str] = ["numpy.sinc"]' in loader
+    out, manifest = run_deployment_agent(tmp_path / "experiment_manifest.json",
+                                         settings_path=settings)
+    # skl2onnx has no converter for an arbitrary function: served by scikit-learn, and
+    # the reason is recorded.
+    assert manifest["runtimes"]["model"] == "sklearn"
+    assert "conversion error" in manifest["runtimes"]["model_reason"]
+    scoring = (out / "api" / "scoring.py").read_text()
+    assert 'SKOPS_TRUSTED_TYPES: list[str] = ["numpy.sinc"]' in scoring
     with ServiceProcess.uvicorn(out) as server:
         server.wait_for("/health/ready")
         assert httpx.post(server.base_url + "/predict", json={"a": 0.5, "b": 1.0}

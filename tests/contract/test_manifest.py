@@ -14,8 +14,8 @@ import pytest
 import sklearn.base
 
 from deployment_agent import run_deployment_agent
-from deployment_agent.errors import DeploymentAgentError, ManifestError, ModelFileError
-from deployment_agent.manifest import load_manifest, manifest_json_schema
+from deployment_agent.contract.errors import DeploymentAgentError, ManifestError, ModelFileError
+from deployment_agent.contract.manifest import load_manifest, manifest_json_schema
 
 Mutation = Callable[[dict[str, Any], Path], None]
 
@@ -85,6 +85,14 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
      "classes [1, 0] differ from the model's classes_ [0, 1]"),
     ("skops type on a joblib file", _set("model_type", "skops"), ModelFileError,
      "cannot load skops model"),
+    ("control character in a feature name", _feature("age\nnext", "int"), ManifestError,
+     "feature name 'age\\nnext': character 4 is a control character (U+000A)"),
+    ("line separator in a model name", _set("model_name", "churn\u2028model"), ManifestError,
+     "model_name: value 'churn\\u2028model': character 6 is a line separator"),
+    ("lone surrogate in a class label", _set("classes", ["\ud800", "b"]), ManifestError,
+     "classes: class label '\\ud800': character 1 is a lone surrogate"),
+    ("duplicate enum values", _feature("region", {"type": "str", "enum": ["a", "a"]}),
+     ManifestError, "enum values must be distinct"),
 ]
 
 
@@ -154,6 +162,15 @@ def test_failed_run_keeps_the_previous_deployment(churn: Path) -> None:
     assert not [p for p in out.parent.iterdir() if "staging" in p.name]
 
 
+def test_multiline_descriptions_are_text(churn: Path) -> None:
+    _rewrite(churn, _feature("age", {"type": "int", "description": "Age\n\tin years"}))
+    assert load_manifest(churn).input_schema["age"].description == "Age\n\tin years"
+    _rewrite(churn, _feature("age", {"type": "int", "description": "Age\x00"}))
+    with pytest.raises(ManifestError, match=r"description 'Age\\x00': character 4 is a "
+                                            "control character"):
+        load_manifest(churn)
+
+
 def test_short_and_long_feature_forms_and_unknown_fields(churn: Path) -> None:
     _rewrite(churn, lambda m, _: m.update(owner="team-churn",
                                           input_schema={**m["input_schema"], "age": "int"}))
@@ -163,7 +180,7 @@ def test_short_and_long_feature_forms_and_unknown_fields(churn: Path) -> None:
 
 
 def test_json_schema_export_matches_the_committed_file() -> None:
-    committed = Path(__file__).parents[1] / "docs" / "experiment_manifest.schema.json"
+    committed = Path(__file__).parents[2] / "docs" / "experiment_manifest.schema.json"
     assert json.loads(committed.read_text()) == manifest_json_schema()
     assert set(manifest_json_schema()["required"]) == {"model_path", "model_type",
                                                         "input_schema"}

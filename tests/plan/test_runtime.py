@@ -1,0 +1,41 @@
+"""The runtime seam: requirement pins come from one declared place, per runtime."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from deployment_agent.contract.errors import DeploymentAgentError
+from deployment_agent.plan.runtime import BENTOML, ONNX, SKLEARN, UVICORN, requirements
+from deployment_agent.stack import declared_pins, pin
+
+PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
+
+
+def test_pins_are_this_distributions_declared_dependencies() -> None:
+    declared = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    expected = {line.split("==")[0].lower(): line.split("==")[1] for line in declared}
+    assert declared_pins() == expected
+    with pytest.raises(DeploymentAgentError, match='declare "tensorflow==<version>"'):
+        pin("tensorflow")
+
+
+def test_each_runtime_adds_only_what_it_imports() -> None:
+    trained = {"scikit-learn": "1.9.1", "numpy": "2.4.6"}
+    bento_sklearn = requirements(BENTOML, SKLEARN, "sklearn", True, trained)
+    uvicorn_onnx = requirements(UVICORN, ONNX, "sklearn", True, trained)
+    names = {line.split("==")[0] for line in bento_sklearn}
+    assert {"bentoml", "kantoku", "scikit-learn", "pandas", "httptools", "uvloop",
+            "pydantic-settings"} <= names
+    onnx_names = {line.split("==")[0] for line in uvicorn_onnx}
+    assert "onnxruntime" in onnx_names
+    assert not onnx_names & {"bentoml", "scikit-learn", "scipy", "pandas", "joblib"}
+    assert all(line == f"{line.split('==')[0]}=={pin(line.split('==')[0])}"
+               for line in uvicorn_onnx)
+
+
+def test_the_model_libraries_keep_their_training_versions() -> None:
+    lines = requirements(BENTOML, SKLEARN, "skops", False, {"scikit-learn": "1.8.0"})
+    assert "scikit-learn==1.8.0" in lines and f"skops=={pin('skops')}" in lines
