@@ -24,7 +24,7 @@ from ..hashing import sha256_file
 from ..plan.inspection import load_model
 from ..plan.layout import Layout
 from ..plan.planner import read_context
-from .convert import ConversionError, convert
+from .convert import PRECISIONS, ConversionError, convert
 from .gate import verify
 from .sampling import gate_rows
 
@@ -35,34 +35,24 @@ def _decide(layout: Layout) -> dict[str, Any]:
     if requested == "sklearn":
         return {"runtime": "sklearn", "requested": requested, "gate": None,
                 "reason": "deployment.model.runtime is sklearn"}
-    import onnxruntime
 
     manifest = load_manifest(layout.manifest)
     try:
         model = load_model(manifest, context.runtimes.skops_trusted_types)
     except ModelFileError as exc:  # e.g. trained by another scikit-learn than this one
         return _refused(requested, f"the model cannot be loaded here to verify it: {exc}", None)
-    try:
-        onnx_bytes = convert(model, context)
-        session = onnxruntime.InferenceSession(onnx_bytes,
-                                               providers=["CPUExecutionProvider"])
-    except ConversionError as exc:
-        return _refused(requested, f"conversion error: {exc}", None)
-    except Exception as exc:  # onnxruntime refuses some graphs skl2onnx writes
-        return _refused(requested, f"onnxruntime cannot load the conversion: "
-                        f"{type(exc).__name__}: {exc}", None)
-    try:
-        report = verify(model, session, context, gate_rows(context, context.runtimes.gate_rows),
-                        context.runtimes.onnx_tolerance)
-    except Exception as exc:  # a conversion that fails on valid input disagrees, too
-        return _refused(requested, f"the conversion fails on valid input: "
-                        f"{type(exc).__name__}: {exc}", None)
-    if not report["passed"]:
-        why = (f"{report['label_mismatches']} labels differ" if report["label_mismatches"]
-               else f"outputs differ by up to {report['max_abs_diff']:.3g} "
-               f"(tolerance {report['tolerance']:g})")
-        return _refused(requested, f"disagreement on {report['rows']} rows: {why}; worst "
-                        f"row {report['worst_row']['index']}", report)
+    rows = gate_rows(context, context.runtimes.gate_rows)
+    refusals = []
+    for precision in PRECISIONS:
+        outcome = _attempt(model, context, rows, precision)
+        if isinstance(outcome, tuple):
+            onnx_bytes, report = outcome
+            break
+        refusals.append(outcome)
+    else:
+        worst = next((r for r in refusals if r["report"]), refusals[-1])
+        return _refused(requested, "; ".join(dict.fromkeys(r["reason"] for r in refusals)),
+                        worst["report"])
     layout.compiled_model.parent.mkdir(parents=True, exist_ok=True)
     if not layout.compiled_model.is_file() or layout.compiled_model.read_bytes() != onnx_bytes:
         layout.compiled_model.write_bytes(onnx_bytes)
@@ -70,6 +60,41 @@ def _decide(layout: Layout) -> dict[str, Any]:
             "onnx_sha256": sha256_file(layout.compiled_model),
             "reason": f"the ONNX conversion agrees with scikit-learn on {report['rows']} rows "
                       f"(max difference {report['max_abs_diff']:.2g})"}
+
+
+def _attempt(model: Any, context: Any, rows: list[tuple[Any, ...]], precision: str
+             ) -> tuple[bytes, dict[str, Any]] | dict[str, Any]:
+    """Convert at one precision and verify: (the ONNX bytes, the gate's report), or why not."""
+    import onnxruntime
+
+    try:
+        onnx_bytes = convert(model, context, precision)
+        session = onnxruntime.InferenceSession(onnx_bytes,
+                                               providers=["CPUExecutionProvider"])
+    except ConversionError as exc:
+        return {"reason": f"conversion error: {exc}", "report": None}
+    except Exception as exc:  # onnxruntime refuses some graphs skl2onnx writes
+        return {"reason": f"onnxruntime cannot run the {precision} conversion: "
+                          f"{type(exc).__name__}: {exc}", "report": None}
+    names = [graph_input.name for graph_input in session.get_inputs()]
+    expected = len(context.features) if context.model.uses_dataframe else 1
+    if len(names) != expected:
+        return {"reason": f"the {precision} conversion has {len(names)} inputs, not "
+                          f"{expected}", "report": None}
+    try:
+        report = verify(model, session, context, rows, context.runtimes.onnx_tolerance,
+                        precision, names)
+    except Exception as exc:  # a conversion that fails on valid input disagrees, too
+        return {"reason": f"the {precision} conversion fails on valid input: "
+                          f"{type(exc).__name__}: {exc}", "report": None}
+    if not report["passed"]:
+        why = (f"{report['label_mismatches']} labels differ" if report["label_mismatches"]
+               else f"outputs differ by up to {report['max_abs_diff']:.3g} "
+               f"(tolerance {report['tolerance']:g})")
+        return {"reason": f"the {precision} conversion disagrees on {report['rows']} rows: "
+                          f"{why}; worst row {report['worst_row']['index']}",
+                "report": report}
+    return onnx_bytes, report
 
 
 def _refused(requested: str, reason: str, report: dict[str, Any] | None) -> dict[str, Any]:

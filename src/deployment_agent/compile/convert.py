@@ -1,9 +1,11 @@
 """Convert a scikit-learn model to ONNX with skl2onnx, and feed both the same rows.
 
 A pipeline fitted on a DataFrame gets one ONNX input per column (strings as strings,
-everything else as double, null as NaN); one fitted on a matrix gets a single double
-input. Double precision first: float32 thresholds can send a value down the other side
-of a tree split. Classifiers output a probability tensor (no ZipMap).
+everything else as numbers, null as NaN); one fitted on a matrix gets a single numeric
+input. Numbers are double where the converters and ONNX Runtime support it (float32
+thresholds can send a value down the other side of a tree split), else float32 (ONNX
+Runtime's Imputer, for one, takes float32 only). Classifiers output a probability tensor
+(no ZipMap).
 """
 
 from __future__ import annotations
@@ -15,61 +17,58 @@ import numpy as np
 from ..plan.context import Context
 
 MATRIX_INPUT = "X"
+PRECISIONS = ("float64", "float32")
+# Operator sets: ai.onnx.ml 3 has tree ensembles with double thresholds and outputs.
+TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
 
 
 class ConversionError(Exception):
     """skl2onnx could not convert the model (an unsupported estimator or option)."""
 
 
-def input_names(context: Context) -> list[str]:
-    """The ONNX graph's input names, in training column order."""
-    if context.model.uses_dataframe:
-        return [f.name for f in context.features]
-    return [MATRIX_INPUT]
-
-
-def convert(model: Any, context: Context) -> bytes:
+def convert(model: Any, context: Context, precision: str) -> bytes:
     """The serialised ONNX model; :class:`ConversionError` says why when it cannot be made."""
     from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
+    number = DoubleTensorType if precision == "float64" else FloatTensorType
     if context.model.uses_dataframe:
         initial = [(f.name, StringTensorType([None, 1]) if f.type == "str" else
-                    DoubleTensorType([None, 1])) for f in context.features]
+                    number([None, 1])) for f in context.features]
     else:
-        initial = [(MATRIX_INPUT, DoubleTensorType([None, len(context.features)]))]
+        initial = [(MATRIX_INPUT, number([None, len(context.features)]))]
     final = model[-1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if context.model.classes is not None else None
     try:
-        onnx_model = convert_sklearn(model, initial_types=initial, options=options)
+        onnx_model = convert_sklearn(model, initial_types=initial, options=options,
+                                     target_opset=TARGET_OPSET)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
         raise ConversionError(f"{type(exc).__name__}: {exc}") from None
     return onnx_model.SerializeToString()
 
 
-def onnx_feed(context: Context, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
-    """The ONNX inputs for ``rows``, column by column (the service builds them the same way)."""
+def onnx_feed(context: Context, rows: list[tuple[Any, ...]], precision: str,
+              names: list[str]) -> dict[str, np.ndarray]:
+    """The ONNX inputs for ``rows``, column by column (the service builds them the same
+    way). ``names`` are the graph's input names in column order: skl2onnx rewrites column
+    names that are not plain identifiers."""
     if not context.model.uses_dataframe:
-        matrix = np.array([[np.nan if v is None else v for v in row] for row in rows],
-                          dtype=np.float64)
-        return {MATRIX_INPUT: matrix}
+        return {names[0]: np.array(rows, dtype=np.float64).astype(precision)}
     feed = {}
-    for i, feature in enumerate(context.features):
-        column = [row[i] for row in rows]
+    columns = list(zip(*rows, strict=True))
+    for name, feature, column in zip(names, context.features, columns, strict=True):
         if feature.type == "str":
-            feed[feature.name] = np.array(["" if v is None else v for v in column],
-                                          dtype=object).reshape(-1, 1)
+            feed[name] = np.array(["" if v is None else v for v in column],
+                                  dtype=object).reshape(-1, 1)
         else:
-            feed[feature.name] = np.array([np.nan if v is None else v for v in column],
-                                          dtype=np.float64).reshape(-1, 1)
+            feed[name] = np.array(column, dtype=np.float64).astype(precision).reshape(-1, 1)
     return feed
 
 
 def sklearn_input(context: Context, rows: list[tuple[Any, ...]]) -> Any:
     """What the scikit-learn model was fitted on: a typed DataFrame or a float matrix."""
     if not context.model.uses_dataframe:
-        return np.array([[np.nan if v is None else v for v in row] for row in rows],
-                        dtype=np.float64)
+        return np.array(rows, dtype=np.float64)
     import pandas as pd
 
     return pd.DataFrame({f.name: pd.Series([row[i] for row in rows], dtype=f.dtype)

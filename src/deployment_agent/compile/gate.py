@@ -25,11 +25,11 @@ def _onnx_outputs(session: Any, feed: dict[str, np.ndarray], classifier: bool
 
 
 def verify(model: Any, session: Any, context: Context, rows: list[tuple[Any, ...]],
-           tolerance: float) -> dict[str, Any]:
+           tolerance: float, precision: str, names: list[str]) -> dict[str, Any]:
     """Compare both models on ``rows``; the report says whether they agree, and how well."""
     classifier = context.model.classes is not None
     reference = sklearn_input(context, rows)
-    feed = onnx_feed(context, rows)
+    feed = onnx_feed(context, rows, precision, names)
     labels, proba = _onnx_outputs(session, feed, classifier)
     if classifier:
         expected_proba = np.asarray(model.predict_proba(reference), dtype=np.float64) \
@@ -58,6 +58,8 @@ def verify(model: Any, session: Any, context: Context, rows: list[tuple[Any, ...
         "label_mismatches": int(len(mismatched)),
         "max_abs_diff": max_diff,
         "tolerance": tolerance,
+        "input_dtype": precision,
+        "onnx_inputs": names,
         "worst_row": {
             "index": int(mismatched[0]) if len(mismatched) else worst,
             "input": dict(zip(context.feature_names,

@@ -27,7 +27,8 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
     "Security",
 )
 RUFF_RULES = "E,F,W,I,B,UP"
-RUFF_OPTIONS = ("--no-cache", "--isolated", "--line-length=100", "--target-version=py311")
+RUFF_OPTIONS = ("--no-cache", "--isolated", "--line-length=100", "--target-version=py311",
+                "--config", "lint.isort.known-first-party = ['api']")
 
 
 def _outside_code_blocks(text: str) -> str:

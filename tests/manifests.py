@@ -1,0 +1,185 @@
+"""Random valid experiments for the property tests: hostile names, real fitted models.
+
+:func:`experiments` draws a manifest under the contract (names up to 200 characters of any
+printable Unicode, with quotes, backslashes, triple quotes, Jinja braces, ``#``, ``:``,
+backticks, pipes, leading digits and Python keywords; 1 to 500 features of every type and
+constraint; enum values and class labels made the same way). :func:`write_experiment`
+fits a real scikit-learn model to synthetic data of that schema and writes both files.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from hypothesis import strategies as st
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+# Everything but what the contract refuses (control characters, lone surrogates, line and
+# paragraph separators).
+TEXT = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+HOSTILE = ['"""', "'''", "{{ x }}", "{% raw %}", "{#", "#", ":", "\\", "\\n", "`", "```",
+           "|", "$HOME", "${x}", "<script>", "&amp;", "*", "_", "[a](b)", " ", "\u00a0"]
+KEYWORDS = sorted({*keyword.kwlist, *keyword.softkwlist, "row", "model_config", "int",
+                   "None", "self", "Field"})
+
+
+@st.composite
+def names(draw: st.DrawFn, max_size: int = 200) -> str:
+    """A name: random Unicode, hostile fragments, keywords, leading digits, long ones."""
+    kind = draw(st.sampled_from(["text", "hostile", "keyword", "digits", "long", "mixed"]))
+    if kind == "text":
+        name = draw(st.text(TEXT, min_size=1, max_size=max_size))
+    elif kind == "hostile":
+        name = "".join(draw(st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=8)))
+    elif kind == "keyword":
+        name = draw(st.sampled_from(KEYWORDS))
+    elif kind == "digits":
+        name = f"{draw(st.integers(0, 999))}{draw(st.text(TEXT, max_size=20))}"
+    elif kind == "long":
+        name = draw(st.text(TEXT, min_size=max_size - 20, max_size=max_size))
+    else:
+        parts = draw(st.lists(st.one_of(st.sampled_from(HOSTILE + KEYWORDS),
+                                        st.text(TEXT, max_size=30)), min_size=2, max_size=6))
+        name = "".join(parts)[:max_size]
+    return name if name.strip() else f"{name}x"
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen and str(value) not in {str(v) for v in seen}:
+            seen.append(value)
+    return seen
+
+
+@st.composite
+def feature_specs(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["int", "float", "bool", "str"]))
+    spec: dict[str, Any] = {"type": kind, "nullable": draw(st.booleans())
+                            if kind in ("int", "float") else False}
+    if kind in ("int", "float") and draw(st.booleans()):
+        low = draw(st.integers(-1000, 1000))
+        spec["minimum"] = low
+        spec["maximum"] = low + draw(st.integers(1, 5000))
+    if kind == "str" or (kind == "int" and draw(st.booleans())):
+        values = draw(st.lists(names(40) if kind == "str" else st.integers(-50, 50),
+                               min_size=1, max_size=5))
+        if kind == "int" and "minimum" in spec:
+            values = [min(max(v, spec["minimum"]), spec["maximum"]) for v in values]
+        spec["enum"] = _unique(values)
+    if draw(st.booleans()):
+        spec["description"] = draw(st.one_of(names(120),
+                                             st.text(st.characters(exclude_categories=(
+                                                 "Cs", "Zl", "Zp"), include_characters="\n"),
+                                                 max_size=80).filter(_is_description)))
+    return spec
+
+
+def _is_description(text: str) -> bool:
+    from deployment_agent.contract.text import check_text
+
+    return check_text(text, multiline=True) is None
+
+
+@st.composite
+def experiments(draw: st.DrawFn) -> dict[str, Any]:
+    """A manifest (without model_path/sha) and the fitting recipe."""
+    count = draw(st.one_of(st.integers(1, 12), st.integers(13, 500),
+                           st.sampled_from([100, 250, 500])))
+    feature_names = _unique(draw(st.lists(names(), min_size=count, max_size=count)))
+    schema = {name: draw(feature_specs()) for name in feature_names}
+    task = draw(st.sampled_from(["classification", "regression"]))
+    classes = None
+    if task == "classification":
+        labels = draw(st.one_of(st.lists(names(60), min_size=2, max_size=4),
+                                st.lists(st.integers(-5, 5), min_size=2, max_size=4)))
+        classes = sorted(_unique(labels), key=lambda c: (str(type(c)), c))
+        if len(classes) < 2:
+            classes = [*classes, f"{classes[0]}-other"] if isinstance(classes[0], str) \
+                else [classes[0], classes[0] + 1]
+    return {
+        "model_name": draw(names()),
+        "model_version": draw(st.one_of(names(60), st.just("1.0.0"))),
+        "target": draw(names(60)),
+        "task": task,
+        "classes": classes,
+        "input_schema": schema,
+        "estimator": draw(st.sampled_from(["linear", "tree"])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def _column(spec: dict[str, Any], n: int, rng: np.random.Generator) -> pd.Series:
+    if spec.get("enum"):
+        values: Any = [spec["enum"][i] for i in rng.integers(0, len(spec["enum"]), n)]
+        return pd.Series(values, dtype="object" if spec["type"] == "str" else "int64")
+    if spec["type"] == "bool":
+        return pd.Series(rng.integers(0, 2, n).astype(bool), dtype="bool")
+    if spec["type"] == "str":
+        return pd.Series([f"v{i}" for i in rng.integers(0, 3, n)], dtype="object")
+    low, high = spec.get("minimum", -100), spec.get("maximum", 100)
+    values = rng.uniform(low, high, n)
+    if spec["type"] == "int":
+        values = np.round(values)
+    series = pd.Series(values, dtype="float64" if spec["type"] == "float" or
+                       spec["nullable"] else "int64")
+    if spec["nullable"]:
+        series[rng.random(n) < 0.1] = np.nan
+    return series
+
+
+def write_experiment(recipe: dict[str, Any], folder: Path) -> Path:
+    """Fit a real model to synthetic data of the recipe's schema; write model + manifest."""
+    rng = np.random.default_rng(recipe["seed"])
+    schema = recipe["input_schema"]
+    n = 40
+    frame = pd.DataFrame({name: _column(spec, n, rng) for name, spec in schema.items()})
+    text = [name for name, spec in schema.items() if spec["type"] == "str"]
+    numeric = [name for name in schema if name not in text]
+    steps = []
+    if numeric:
+        steps.append(("numbers", SimpleImputer(strategy="median", keep_empty_features=True),
+                      numeric))
+    if text:
+        steps.append(("words", OneHotEncoder(handle_unknown="ignore"), text))
+    prepare = ColumnTransformer(steps)
+    if recipe["task"] == "classification":
+        classes = recipe["classes"]
+        y = [classes[i % len(classes)] for i in range(n)]
+        final: Any = LogisticRegression(max_iter=200) if recipe["estimator"] == "linear" \
+            else DecisionTreeClassifier(max_depth=3, random_state=0)
+    else:
+        y = rng.normal(size=n)
+        final = Ridge() if recipe["estimator"] == "linear" else \
+            DecisionTreeRegressor(max_depth=3, random_state=0)
+    model = make_pipeline(prepare, final).fit(frame, y)
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, folder / "model.joblib")
+    manifest = {
+        "model_path": "model.joblib",
+        "model_type": "sklearn",
+        "model_name": recipe["model_name"],
+        "model_version": recipe["model_version"],
+        "target": recipe["target"],
+        "task": recipe["task"],
+        **({"classes": [c.item() if hasattr(c, "item") else c for c in model.classes_]}
+           if recipe["task"] == "classification" else {}),
+        "input_schema": schema,
+        "framework_versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    path = folder / "experiment_manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return path
