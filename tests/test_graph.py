@@ -1,4 +1,5 @@
-"""The doit graph, run for real in a scratch project: complete, incremental, clean failures."""
+"""The doit graph (dodo.py), run for real in a scratch project: complete, incremental, exact
+targets, clean failures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from deployment_agent.render import ROOT
+from deployment_agent.resources import TEMPLATES_ENV, templates_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.server  # the default tasks end by serving the bento
 
@@ -19,8 +22,7 @@ pytestmark = pytest.mark.server  # the default tasks end by serving the bento
 def doit(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run doit on the repository's dodo.py with ``project`` as working directory."""
     result = subprocess.run(
-        [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(project),
-         "--db-file", str(project / ".doit.db"), *args],
+        [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(project), *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600,
     )
     return result.returncode, result.stdout + result.stderr
@@ -37,11 +39,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(ROOT / "examples", root / "examples",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    home = root / "agent_home"
-    for folder in ("templates", "runbook"):
-        shutil.copytree(ROOT / folder, home / folder)
-    env = {"DEPLOYMENT_AGENT_HOME": str(home), "DEPLOYMENT_AGENT_BENTOS": str(root / "bentos")}
-    return root, env
+    shutil.copytree(ROOT / "config", root / "config")
+    templates = root / "templates"
+    shutil.copytree(templates_dir(), templates)
+    return root, {TEMPLATES_ENV: str(templates),
+                  "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_first_run_builds_everything_and_second_run_nothing(
@@ -50,7 +52,8 @@ def test_first_run_builds_everything_and_second_run_nothing(
     code, output = doit(root, env=env)
     assert code == 0, output
     assert ran(output) == {"train_example:churn", "train_example:diabetes",
-                           "train_example:iris_sites", "validate", "generate", "bento", "smoke"}
+                           "train_example:iris_sites", "validate", "compile", "generate",
+                           "bento", "smoke"}
     smoke = json.loads((root / "artifacts/deployment-build/smoke.json").read_text())
     assert smoke["observed"]["POST /predict"] == 200
     code, output = doit(root, env=env)
@@ -61,7 +64,7 @@ def test_first_run_builds_everything_and_second_run_nothing(
 def test_editing_one_template_reruns_only_its_dependents(
         project: tuple[Path, dict[str, str]]) -> None:
     root, env = project
-    section = Path(env["DEPLOYMENT_AGENT_HOME"]) / "runbook" / "07_contacts.md.j2"
+    section = Path(env[TEMPLATES_ENV]) / "runbook" / "07_contacts.md.j2"
     section.write_text(section.read_text() + "- Escalation: the head of data science\n")
     code, output = doit(root, env=env)
     assert code == 0, output
@@ -77,7 +80,7 @@ def test_changing_the_api_version_rebuilds_the_service_not_the_model(
     root, env = project
     code, output = doit(root, env={**env, "API_VERSION": "1.1.0"})
     assert code == 0, output
-    assert ran(output) == {"validate", "generate", "bento", "smoke"}, output
+    assert ran(output) == {"validate", "compile", "generate", "bento", "smoke"}, output
     manifest = json.loads((root / "artifacts/deployment/deployment_manifest.json").read_text())
     assert manifest["image"] == "customer-churn-api:1.1.0"
     assert "Previous image: `customer-churn-api:1.0.0`" in (
@@ -94,7 +97,7 @@ def test_an_invalid_manifest_fails_doit_and_keeps_the_deployment(
     broken["input_schema"]["age"] = "integer"
     manifest_path.write_text(json.dumps(broken))
     try:
-        code, output = doit(root, "validate", "generate", env=env)
+        code, output = doit(root, "validate", "compile", "generate", env=env)
     finally:
         manifest_path.write_text(good)
     assert code != 0
@@ -109,3 +112,19 @@ def test_another_manifest_is_selected_by_parameter(project: tuple[Path, dict[str
     code, output = doit(root, "generate", f"manifest={manifest}", env=env)
     assert code == 0, output
     assert (root / "artifacts/examples/iris_sites/deployment/api/main.py").is_file()
+
+
+def test_each_task_alone_settles(project: tuple[Path, dict[str, str]]) -> None:
+    """`doit generate; doit generate` reruns nothing: its targets are exactly what it writes
+    (the Dockerfile included), and no other task writes into the deployment folder."""
+    root, env = project
+    code, output = doit(root, "generate", env=env)
+    assert code == 0, output
+    code, output = doit(root, "generate", env=env)
+    assert ran(output) == set(), output
+    code, output = doit(root, "info", "generate", env=env)
+    assert "deployment/Dockerfile" in output and "deployment/api/scoring.py" in output
+    for task in ("validate", "compile", "bento", "smoke"):
+        code, output = doit(root, "info", task, env=env)
+        assert "deployment/" not in output.split("targets")[-1].replace(
+            "deployment-build/", ""), (task, output)

@@ -35,15 +35,15 @@ from helpers import (
 from testcontainers.core.container import DockerContainer
 
 from deployment_agent import run_deployment_agent
-from deployment_agent.verify import loadgen
+from deployment_agent.generate.checks import runbook_problems
+from deployment_agent.package import image as package_image
 from deployment_agent.package.base_image import ensure_base_image
 from deployment_agent.package.bento import build
-from deployment_agent.container import containerize, write_containerfile
-from examples import EXAMPLES
-from deployment_agent.plan.layout import layout_for
-from deployment_agent.generate.checks import runbook_problems
-from deployment_agent.verify.server import wait_until
 from deployment_agent.package.wheelhouse import build_wheelhouse_image
+from deployment_agent.plan.layout import layout_for
+from deployment_agent.verify import loadgen
+from deployment_agent.verify.server import wait_until
+from examples import EXAMPLES
 
 pytestmark = pytest.mark.docker
 PORT = 8000
@@ -66,14 +66,13 @@ class Running:
     ready_seconds: float
 
 
-def build_image(deployment: Deployment, bento_tag: str, bento_home: Path) -> Image:
-    """The steps of `doit containerize`: Dockerfile, base image, wheelhouse, image."""
+def build_image(deployment: Deployment) -> Image:
+    """The steps of `doit containerize`: bento, base image, wheelhouse, image."""
     layout = deployment.layout
-    if deployment.context.docker.runtime == "bentoml":
-        write_containerfile(layout, bento_tag, bento_home)
-    ensure_base_image(deployment.context.docker.base_image)
+    build(layout)
+    ensure_base_image(deployment.context.image.base_image)
     build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
-    record = containerize(layout, bento_home)
+    record = package_image.build(layout)
     return Image(deployment, record["image"], record["size_bytes"], record["build_seconds"])
 
 
@@ -81,17 +80,18 @@ def build_image(deployment: Deployment, bento_tag: str, bento_home: Path) -> Ima
 DECOY_SECRET = "decoy-secret-9c2e71"
 DECOYS = ("api_keys.txt", ".env", "tls/key.pem", "secrets/token", "model/api_keys.txt")
 
-# Every example containerized with BentoML, and churn with the uvicorn runtime too.
-IMAGES = [*sorted(EXAMPLES), "churn-uvicorn"]
+# Every example containerized with BentoML (model runtime auto: ONNX where the gate
+# passes), churn with the uvicorn runtime, and churn served by scikit-learn.
+IMAGES = [*sorted(EXAMPLES), "churn-uvicorn", "churn-sklearn"]
+VARIANTS = {"uvicorn": {"runtime": "uvicorn"}, "sklearn": {"model_runtime": "sklearn"}}
 
 
 class Images:
     """Builds an image on first use, so `-k diabetes` builds only what it tests."""
 
-    def __init__(self, deployments: dict[str, Deployment], bentos: dict[str, str],
-                 bento_home: Path, experiments: dict[str, Path], scratch: Path) -> None:
-        self.deployments, self.bentos, self.bento_home = deployments, bentos, bento_home
-        self.experiments, self.scratch = experiments, scratch
+    def __init__(self, deployments: dict[str, Deployment], experiments: dict[str, Path],
+                 scratch: Path) -> None:
+        self.deployments, self.experiments, self.scratch = deployments, experiments, scratch
         self.built: dict[str, Image] = {}
 
     def __getitem__(self, name: str) -> Image:
@@ -101,25 +101,23 @@ class Images:
 
     def _build(self, name: str) -> Image:
         if name in self.deployments:
-            return build_image(self.deployments[name], self.bentos[name], self.bento_home)
-        example, runtime = name.split("-")
-        out = self.scratch / runtime / "deployment"
+            return build_image(self.deployments[name])
+        example, variant = name.split("-")
+        out = self.scratch / variant / "deployment"
         _, manifest = run_deployment_agent(self.experiments[example], output_dir=out,
-                                           runtime=runtime,
-                                           registry=f"deployment-agent-test-{runtime}")
+                                           registry=f"deployment-agent-test-{variant}",
+                                           **VARIANTS[variant])
         deployment = Deployment(example, layout_for(self.experiments[example], out), manifest)
         for rel in DECOYS:  # secrets an operator keeps beside the deployment
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(DECOY_SECRET + "\n")
-        tag = build_bento(deployment.layout, self.bento_home)["tag"]
-        return build_image(deployment, tag, self.bento_home)
+        return build_image(deployment)
 
 
 @pytest.fixture(scope="session")
-def images(deployments: dict[str, Deployment], bentos: dict[str, str], bento_home: Path,
-           experiments: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Images:
-    return Images(deployments, bentos, bento_home, experiments,
-                  tmp_path_factory.mktemp("runtimes"))
+def images(deployments: dict[str, Deployment], experiments: dict[str, Path],
+           tmp_path_factory: pytest.TempPathFactory) -> Images:
+    return Images(deployments, experiments, tmp_path_factory.mktemp("runtimes"))
 
 
 @pytest.fixture(scope="module", params=IMAGES)
@@ -165,7 +163,7 @@ def test_1_docker_build_completes(image: tuple[str, Image]) -> None:
     assert built.size_bytes > 0
     dockerfile = (built.deployment.layout.deployment / "Dockerfile").read_text()
     assert "AS builder" in dockerfile and "HEALTHCHECK" in dockerfile
-    assert ("bentoml" in dockerfile) == (not name.endswith("uvicorn"))
+    assert ("BENTOML_HOME" in dockerfile) == (not name.endswith("uvicorn"))
     assert "build-essential" not in dockerfile and "--require-hashes" in dockerfile
     report(f"{name}: image {built.ref} {built.size_bytes / 1e6:.0f} MB, built in "
            f"{built.build_seconds:.1f} s (offline, --network=none)")
@@ -214,6 +212,7 @@ def test_5_predict_equals_the_models_own_prediction(running: Running) -> None:
     deployment = running.image.deployment
     context = deployment.context
     records = sample_records(context, 20, seed=3)
+    # The trained scikit-learn model is the reference, whichever runtime serves it.
     expected = load_model(deployment).predict(reference_input(context, records)).tolist()
     got = [httpx.post(running.base_url + "/predict", json=r).json()["prediction"]
            for r in records]
@@ -255,8 +254,8 @@ def test_8_runbook_complete(image: tuple[str, Image]) -> None:
 
 
 def test_runs_as_non_root_with_healthcheck(running: Running) -> None:
-    code, output = running.container.exec("id -u")
-    assert code == 0 and output.decode().strip() != "0"
+    code, output = running.container.exec(["python3", "-c", "import os; print(os.getuid())"])
+    assert code == 0 and output.decode().strip() == "10001"
     inspect = json.loads(subprocess.run(["docker", "image", "inspect", running.image.ref],
                                         capture_output=True, text=True, check=True).stdout)[0]
     assert inspect["Config"]["User"] not in ("", "root", "0")

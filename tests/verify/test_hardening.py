@@ -171,7 +171,7 @@ def corrupt(model: Path, how: str, scratch: Path) -> dict[str, str]:
 def test_broken_model_file_keeps_liveness_and_serves_nothing(
         deployments: dict[str, Deployment], tmp_path: Path, how: str, reason: str) -> None:
     deployment = deployments["churn"]
-    model = deployment.layout.deployment / deployment.context.model.file
+    model = deployment.layout.deployment / deployment.manifest["model"]["file"]
     env = corrupt(model, how, tmp_path)
     with ServiceProcess.uvicorn(deployment.layout.deployment, env=env) as server:
         server.wait_for("/health")
@@ -187,13 +187,13 @@ def test_broken_model_file_keeps_liveness_and_serves_nothing(
 @pytest.mark.parametrize("runtime", ["bentoml", "uvicorn"])
 def test_sigterm_under_load_loses_no_request(
         runtime: str, deployments: dict[str, Deployment], bentos: dict[str, str],
-        bento_home: Path, experiments: dict[str, Path], tmp_path: Path) -> None:
+        experiments: dict[str, Path], tmp_path: Path) -> None:
     """In-flight requests finish, new connections are refused, the process exits 0 within
     the grace period, and no request is lost (each one is counted)."""
     deployment = deployments["churn"]
     if runtime == "bentoml":
         name, version = bentos["churn"].split(":")
-        root = bento_home / "bentos" / name / version / "src"  # as in the image
+        root = deployment.bento_store / "bentos" / name / version / "src"  # as in the image
     else:
         from deployment_agent import run_deployment_agent
 
@@ -201,7 +201,7 @@ def test_sigterm_under_load_loses_no_request(
                                        runtime="uvicorn")
     body = {"records": [deployment.context.example_input] * 200}
     env = {"WORKERS": "2", "LOG_LEVEL": "warning", "GRACEFUL_SHUTDOWN_SECONDS": "10"}
-    with ServiceProcess.entrypoint(root, env=env, home=bento_home) as server:
+    with ServiceProcess.entrypoint(root, deployment.bento_store, env) as server:
         server.wait_for("/health/ready", timeout=90)
 
         def sigterm() -> int:  # the main process only, as `docker stop` does
@@ -315,13 +315,12 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_tls_is_served_by_the_server_itself(deployments: dict[str, Deployment],
-                                            bento_home: Path,
                                             tls_files: dict[str, Path]) -> None:
     deployment = deployments["churn"]
     env = {"TLS_CERTFILE": str(tls_files["cert"]), "TLS_KEYFILE": str(tls_files["key"]),
            "SSL_CERT_FILE": str(tls_files["ca"])}
-    with ServiceProcess.entrypoint(deployment.layout.deployment, env=env,
-                                   home=bento_home) as server:
+    with ServiceProcess.entrypoint(deployment.layout.deployment, deployment.bento_store,
+                                   env) as server:
         assert server.base_url.startswith("https://")
         server.wait_for("/health/ready", timeout=90)
         response = post(server, "/predict", deployment.context.example_input)

@@ -137,21 +137,21 @@ def test_request_id_is_propagated(served: tuple[ServiceProcess, Deployment]) -> 
 
 
 def test_readiness_is_503_until_the_model_arrives(deployments: dict[str, Deployment],
-                                                  bentos: dict[str, str], bento_home: Path,
+                                                  bentos: dict[str, str],
                                                   tmp_path: Path) -> None:
     """Start with the model file absent: alive, not ready (with the reason), no predictions;
     put the file in place: ready without a restart."""
     deployment = deployments["churn"]
-    model_path = tmp_path / "model.joblib"
+    model_path = tmp_path / Path(deployment.manifest["model"]["file"]).name
     env = {"MODEL_PATH": str(model_path), "MODEL_LOAD_RETRY_SECONDS": "0.3"}
-    with ServiceProcess.bento(bentos["churn"], home=bento_home, env=env) as server:
+    with ServiceProcess.bento(bentos["churn"], deployment.bento_store, env=env) as server:
         server.wait_for("/health", timeout=90)
         ready = httpx.get(server.base_url + "/health/ready")
         assert ready.status_code == 503
         assert "not found" in ready.json()["reason"]
         refused = post(server, "/predict", deployment.context.example_input)
         assert refused.status_code == 503
-        shutil.copyfile(deployment.layout.deployment / deployment.context.model.file,
+        shutil.copyfile(deployment.layout.deployment / deployment.manifest["model"]["file"],
                         model_path)
         started = time.monotonic()
         server.wait_for("/health/ready", timeout=30)

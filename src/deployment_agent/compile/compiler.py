@@ -25,8 +25,8 @@ from ..plan.inspection import load_model
 from ..plan.layout import Layout
 from ..plan.planner import read_context
 from .convert import PRECISIONS, ConversionError, convert
-from .gate import verify
-from .sampling import gate_rows
+from .gate import ReferenceFailure, reference_outputs, verify
+from .sampling import gate_columns
 
 
 def _decide(layout: Layout) -> dict[str, Any]:
@@ -41,10 +41,15 @@ def _decide(layout: Layout) -> dict[str, Any]:
         model = load_model(manifest, context.runtimes.skops_trusted_types)
     except ModelFileError as exc:  # e.g. trained by another scikit-learn than this one
         return _refused(requested, f"the model cannot be loaded here to verify it: {exc}", None)
-    rows = gate_rows(context, context.runtimes.gate_rows)
+    columns = gate_columns(context, context.runtimes.gate_rows)
+    try:
+        reference = reference_outputs(model, context, columns)
+    except ReferenceFailure as exc:
+        return _refused(requested, "scikit-learn itself fails on inputs the manifest allows "
+                        f"({exc}), so there is nothing to verify a conversion against", None)
     refusals = []
     for precision in PRECISIONS:
-        outcome = _attempt(model, context, rows, precision)
+        outcome = _attempt(model, reference, context, columns, precision)
         if isinstance(outcome, tuple):
             onnx_bytes, report = outcome
             break
@@ -62,8 +67,8 @@ def _decide(layout: Layout) -> dict[str, Any]:
                       f"(max difference {report['max_abs_diff']:.2g})"}
 
 
-def _attempt(model: Any, context: Any, rows: list[tuple[Any, ...]], precision: str
-             ) -> tuple[bytes, dict[str, Any]] | dict[str, Any]:
+def _attempt(model: Any, reference: Any, context: Any, columns: list[list[Any]],
+             precision: str) -> tuple[bytes, dict[str, Any]] | dict[str, Any]:
     """Convert at one precision and verify: (the ONNX bytes, the gate's report), or why not."""
     import onnxruntime
 
@@ -82,8 +87,8 @@ def _attempt(model: Any, context: Any, rows: list[tuple[Any, ...]], precision: s
         return {"reason": f"the {precision} conversion has {len(names)} inputs, not "
                           f"{expected}", "report": None}
     try:
-        report = verify(model, session, context, rows, context.runtimes.onnx_tolerance,
-                        precision, names)
+        report = verify(reference, session, context, columns,
+                        context.runtimes.onnx_tolerance, precision, names)
     except Exception as exc:  # a conversion that fails on valid input disagrees, too
         return {"reason": f"the {precision} conversion fails on valid input: "
                           f"{type(exc).__name__}: {exc}", "report": None}

@@ -40,36 +40,39 @@ def convert(model: Any, context: Context, precision: str) -> bytes:
     final = model[-1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if context.model.classes is not None else None
     try:
+        # A fixed graph name: skl2onnx's default is a random id, and the same model must
+        # always give the same bytes (and sha256).
         onnx_model = convert_sklearn(model, initial_types=initial, options=options,
-                                     target_opset=TARGET_OPSET)
+                                     target_opset=TARGET_OPSET, name="model")
     except Exception as exc:  # skl2onnx raises many types for unsupported models
         raise ConversionError(f"{type(exc).__name__}: {exc}") from None
     return onnx_model.SerializeToString()
 
 
-def onnx_feed(context: Context, rows: list[tuple[Any, ...]], precision: str,
+def onnx_feed(context: Context, columns: list[list[Any]], precision: str,
               names: list[str]) -> dict[str, np.ndarray]:
-    """The ONNX inputs for ``rows``, column by column (the service builds them the same
-    way). ``names`` are the graph's input names in column order: skl2onnx rewrites column
-    names that are not plain identifiers."""
+    """The ONNX inputs for ``columns`` (one list per feature), as the service builds them.
+    ``names`` are the graph's input names in column order: skl2onnx rewrites column names
+    that are not plain identifiers."""
     if not context.model.uses_dataframe:
-        return {names[0]: np.array(rows, dtype=np.float64).astype(precision)}
+        matrix = np.array(columns, dtype=np.float64).T
+        return {names[0]: np.ascontiguousarray(matrix).astype(precision)}
     feed = {}
-    columns = list(zip(*rows, strict=True))
     for name, feature, column in zip(names, context.features, columns, strict=True):
         if feature.type == "str":
-            feed[name] = np.array(["" if v is None else v for v in column],
-                                  dtype=object).reshape(-1, 1)
+            values = np.array(column, dtype=object)
+            values[np.equal(values, None)] = ""
+            feed[name] = values.reshape(-1, 1)
         else:
             feed[name] = np.array(column, dtype=np.float64).astype(precision).reshape(-1, 1)
     return feed
 
 
-def sklearn_input(context: Context, rows: list[tuple[Any, ...]]) -> Any:
+def sklearn_input(context: Context, columns: list[list[Any]]) -> Any:
     """What the scikit-learn model was fitted on: a typed DataFrame or a float matrix."""
     if not context.model.uses_dataframe:
-        return np.array(rows, dtype=np.float64)
+        return np.ascontiguousarray(np.array(columns, dtype=np.float64).T)
     import pandas as pd
 
-    return pd.DataFrame({f.name: pd.Series([row[i] for row in rows], dtype=f.dtype)
-                         for i, f in enumerate(context.features)})
+    return pd.DataFrame({f.name: pd.Series(column, dtype=f.dtype)
+                         for f, column in zip(context.features, columns, strict=True)})

@@ -24,17 +24,37 @@ def _onnx_outputs(session: Any, feed: dict[str, np.ndarray], classifier: bool
     return np.asarray(outputs[0], dtype=np.float64).ravel(), None
 
 
-def verify(model: Any, session: Any, context: Context, rows: list[tuple[Any, ...]],
-           tolerance: float, precision: str, names: list[str]) -> dict[str, Any]:
-    """Compare both models on ``rows``; the report says whether they agree, and how well."""
+class ReferenceFailure(Exception):
+    """scikit-learn itself fails on inputs the manifest allows: nothing to compare with."""
+
+
+def reference_outputs(model: Any, context: Context, columns: list[list[Any]]
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """scikit-learn's (labels or values, probabilities or None) on ``columns``."""
+    reference = sklearn_input(context, columns)
+    try:
+        if context.model.classes is None:
+            return np.asarray(model.predict(reference), dtype=np.float64).ravel(), None
+        proba = np.asarray(model.predict_proba(reference), dtype=np.float64) \
+            if context.model.has_proba else None
+        if proba is not None and context.model.predict_from_proba:
+            return np.asarray(model.classes_)[np.argmax(proba, axis=1)], proba
+        return np.asarray(model.predict(reference)), proba
+    except Exception as exc:
+        raise ReferenceFailure(f"{type(exc).__name__}: {exc}") from None
+
+
+def verify(reference: tuple[np.ndarray, np.ndarray | None], session: Any, context: Context,
+           columns: list[list[Any]], tolerance: float, precision: str, names: list[str]
+           ) -> dict[str, Any]:
+    """Compare the ONNX model with scikit-learn's ``reference`` outputs on ``columns``; the
+    report says whether they agree, and how well."""
     classifier = context.model.classes is not None
-    reference = sklearn_input(context, rows)
-    feed = onnx_feed(context, rows, precision, names)
+    rows = len(columns[0])
+    feed = onnx_feed(context, columns, precision, names)
     labels, proba = _onnx_outputs(session, feed, classifier)
     if classifier:
-        expected_proba = np.asarray(model.predict_proba(reference), dtype=np.float64) \
-            if context.model.has_proba else None
-        expected = np.asarray(model.predict(reference))
+        expected, expected_proba = reference
         classes = [str(c) for c in context.model.classes or []]
         mismatched = np.flatnonzero(np.array([str(a) for a in labels]) !=
                                     np.array([str(b) for b in expected]))
@@ -42,9 +62,9 @@ def verify(model: Any, session: Any, context: Context, rows: list[tuple[Any, ...
                 proba.shape == expected_proba.shape:
             diff = np.abs(proba - expected_proba).max(axis=1)
         else:
-            diff = np.zeros(len(rows))
+            diff = np.zeros(rows)
     else:
-        expected = np.asarray(model.predict(reference), dtype=np.float64).ravel()
+        expected = reference[0]
         diff = np.abs(labels - expected)
         mismatched = np.array([], dtype=int)
         classes = []
@@ -52,19 +72,19 @@ def verify(model: Any, session: Any, context: Context, rows: list[tuple[Any, ...
     worst = int(np.argmax(diff)) if len(diff) else 0
     max_diff = float(diff[worst]) if len(diff) else 0.0
     passed = len(mismatched) == 0 and max_diff <= tolerance
+    index = int(mismatched[0]) if len(mismatched) else worst
     return {
         "passed": bool(passed),
-        "rows": len(rows),
+        "rows": rows,
         "label_mismatches": int(len(mismatched)),
         "max_abs_diff": max_diff,
         "tolerance": tolerance,
         "input_dtype": precision,
         "onnx_inputs": names,
         "worst_row": {
-            "index": int(mismatched[0]) if len(mismatched) else worst,
-            "input": dict(zip(context.feature_names,
-                              rows[int(mismatched[0]) if len(mismatched) else worst],
-                              strict=True)),
+            "index": index,
+            "input": {name: column[index]
+                      for name, column in zip(context.feature_names, columns, strict=True)},
         },
         "classes": classes,
     }

@@ -1,4 +1,4 @@
-"""Rows for the verification gate: the example input, then rows drawn from the schema.
+"""Inputs for the verification gate: the example input, then rows drawn from the schema.
 
 Numbers come from the training statistics when the manifest has them (mean, std, clipped
 to the recorded min/max and the schema's bounds), else uniformly within the bounds;
@@ -37,27 +37,28 @@ def _numbers(feature: Feature, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _column(feature: Feature, example: Any, n: int, rng: np.random.Generator) -> list[Any]:
+    """``n`` valid values of one feature, then the example's value first (vectorised)."""
     if feature.enum:
-        picks = rng.integers(0, len(feature.enum), n)
-        column: list[Any] = [feature.enum[i] for i in picks]
+        column: list[Any] = np.array(feature.enum, dtype=object)[
+            rng.integers(0, len(feature.enum), n)].tolist()
     elif feature.type == "bool":
-        column = [bool(b) for b in rng.integers(0, 2, n)]
+        column = rng.integers(0, 2, n).astype(bool).tolist()
     elif feature.type == "str":
-        words = [example if isinstance(example, str) else "example", "alpha", "beta", ""]
-        column = [words[i] for i in rng.integers(0, len(words), n)]
+        words = np.array([example if isinstance(example, str) else "example", "alpha", "beta",
+                          ""], dtype=object)
+        column = words[rng.integers(0, len(words), n)].tolist()
     else:
         values = _numbers(feature, n, rng)
-        column = [int(v) for v in values] if feature.type == "int" else \
-            [float(v) for v in values]
+        column = values.astype(np.int64).tolist() if feature.type == "int" else values.tolist()
     if feature.nullable:
-        for i in np.flatnonzero(rng.random(n) < 0.1):
+        for i in np.flatnonzero(rng.random(n) < 0.1).tolist():
             column[i] = None
-    return column
+    return [example, *column]
 
 
-def gate_rows(context: Context, n: int) -> list[tuple[Any, ...]]:
-    """The example input first, then ``n`` sampled rows, in training column order."""
+def gate_columns(context: Context, n: int) -> list[list[Any]]:
+    """One list per feature (training column order): the example input's value first, then
+    ``n`` sampled values."""
     rng = np.random.default_rng(SEED)
     example = context.example_input
-    columns = [_column(f, example[f.name], n, rng) for f in context.features]
-    return [tuple(example[f.name] for f in context.features), *zip(*columns, strict=True)]
+    return [_column(f, example[f.name], n, rng) for f in context.features]

@@ -54,7 +54,7 @@ def py_str(text: str) -> str:
     if columns(literal) <= CHUNK_COLUMNS:
         return literal
     parts = _chunks(text, CHUNK_COLUMNS - 2, lambda ch: columns(repr(ch)[1:-1]))
-    return "(" + " ".join(repr(part) for part in parts) + ")"
+    return "(\n" + "\n".join(repr(part) for part in parts) + "\n)"
 
 
 def py(value: Any) -> str:
