@@ -29,7 +29,7 @@ from examples import EXAMPLES
 from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.server
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 FUZZ_CASES = 1000
 FUZZ_SEED = 20261127
 
@@ -120,7 +120,7 @@ def test_hostile_bodies_get_a_clear_4xx(app_server: tuple[ServiceProcess, Deploy
     for feature in numbers:
         name = json.dumps(feature.name)
         for literal in ("NaN", "Infinity", "-Infinity", "1e400", str(10**30)):
-            body = json.dumps(example).replace(f"{name}: {json.dumps(example[feature['name']])}",
+            body = json.dumps(example).replace(f"{name}: {json.dumps(example[feature.name])}",
                                                f"{name}: {literal}")
             if literal == str(10**30) and feature.type == "float" and \
                     feature.maximum is None:

@@ -49,7 +49,11 @@ def test_predictions_equal_the_models_own(served: tuple[ServiceProcess, Deployme
         proba = model.predict_proba(reference_input(context, records))
         labels = [str(c) for c in model.classes_]
         got = np.array([[s["probabilities"][label] for label in labels] for s in singles])
-        np.testing.assert_allclose(got, proba, rtol=1e-9)
+        gate = deployment.manifest["gate"]
+        if gate:  # served by ONNX Runtime: within the tolerance the gate verified
+            np.testing.assert_allclose(got, proba, rtol=0, atol=gate["tolerance"])
+        else:
+            np.testing.assert_allclose(got, proba, rtol=1e-9)
     assert singles[0]["model_version"] == context.model.version
     assert len({s["request_id"] for s in singles}) == len(singles)
 
@@ -189,7 +193,7 @@ def test_the_documented_requests_work(served: tuple[ServiceProcess, Deployment])
     server, deployment = served
     texts = [(deployment.layout.deployment / "runbook.md").read_text()]
     if deployment.name == "churn":
-        texts.append((Path(__file__).parents[1] / "README.md").read_text())
+        texts.append((Path(__file__).parents[2] / "README.md").read_text())
     bodies = [json.loads(body) for text in texts
               for body in re.findall(r"-d '(\{.*?\})'", text, flags=re.DOTALL)]
     assert len(bodies) >= 2
