@@ -24,6 +24,7 @@ from .contract.settings_schema import SETTINGS_FILE_ENV, environment
 from .plan.layout import Layout, layout_for
 from .resources import source_files, template_files
 from .steps import (
+    base_image_current,
     base_image_step,
     bento_step,
     compile_step,
@@ -148,8 +149,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
         return {
             "actions": [guarded(base_image_step, layout)],
             "file_dep": [str(layout.context_file)],
-            "uptodate": [docker_image_present(lambda: layout.read_json(
-                layout.context_file)["image"]["base_image"])],
+            "uptodate": [base_image_current(layout)],
         }
 
     def task_wheelhouse() -> dict[str, Any]:

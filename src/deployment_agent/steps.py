@@ -167,3 +167,15 @@ def docker_image_present(image: Callable[[], str | None]) -> Callable[[], bool]:
         return name is not None and image_exists(name)
 
     return check
+
+
+def base_image_current(layout: Layout) -> Callable[[], bool]:
+    """Up to date while the base image exists (and, if built here, with today's packages)."""
+
+    def check() -> bool:
+        from .package.base_image import current
+
+        return layout.context_file.is_file() and current(
+            layout.read_json(layout.context_file)["image"]["base_image"])
+
+    return check

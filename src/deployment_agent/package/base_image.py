@@ -20,7 +20,8 @@ from . import docker
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# binutils: `strip`, with which the image build strips native libraries (builder only).
+PACKAGES = ("python3", "python3-venv", "ca-certificates", "binutils")
 # Removed from the root filesystem: nothing at run time reads them.
 TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
         "usr/share/lintian", "var/cache/apt", "var/lib/apt/lists", "var/log")
@@ -30,8 +31,16 @@ IMAGE_CONFIG = (
     'LABEL org.opencontainers.image.description="Debian bookworm + Python 3.11, built '
     'locally by deployment-agent (air-gapped equivalent of python:3.11-slim)"',
     "LABEL org.deployment-agent.base=local",
+    f"LABEL org.deployment-agent.packages={','.join(PACKAGES)}",
     'CMD ["python3"]',
 )
+
+
+def outdated(found: dict[str, object]) -> bool:
+    """Whether a base image this module built holds another package list than today's."""
+    labels = (found.get("Config") or {}).get("Labels") or {}  # type: ignore[union-attr]
+    return labels.get("org.deployment-agent.base") == "local" and \
+        labels.get("org.deployment-agent.packages") != ",".join(PACKAGES)
 
 
 def build_local_base(image: str, mirror: str = MIRROR) -> None:
@@ -56,9 +65,16 @@ def build_local_base(image: str, mirror: str = MIRROR) -> None:
         docker.import_rootfs(rootfs, image, IMAGE_CONFIG)
 
 
+def current(image: str) -> bool:
+    """Whether ``image`` is present and, if this module built it, built as today."""
+    found = docker.inspect(image)
+    return found is not None and not outdated(found)
+
+
 def ensure_base_image(image: str) -> str:
     """Make ``image`` available locally; return how: "present", "pulled" or "built"."""
-    if docker.image_exists(image):
+    found = docker.inspect(image)
+    if found is not None and not outdated(found):
         return "present"
     if docker.pull(image):
         return "pulled"

@@ -1,0 +1,45 @@
+"""Load a subject with wrk: single records at concurrency 1, 8 and 32, batches of 10, 100
+and 1,000 records at concurrency 8, and (for ours) ``/health`` while ``/predict`` is
+loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployment_agent.verify import loadgen
+
+from .subjects import Subject
+
+BATCH_SIZES = (10, 100, 1000)
+
+
+def measure(subject: Subject, records: list[dict[str, Any]], seconds: float) -> None:
+    """Run every load point of ``subject``; the figures go to ``subject.results``."""
+    body = subject.predict_body(records[0])
+    with subject.start() as base_url:
+        predict = base_url + subject.predict_path
+        loadgen.run(predict, 8, min(seconds, 2), body)  # warm-up
+        for concurrency in (1, 8, 32):
+            subject.results[f"predict_c{concurrency}"] = loadgen.run(predict, concurrency,
+                                                                     seconds, body)
+        if subject.batch_path and subject.batch_body:
+            for size in BATCH_SIZES:
+                result = loadgen.run(base_url + subject.batch_path, 8, seconds,
+                                     subject.batch_body(records[:size]))
+                result["records_per_s"] = result["rps"] * size
+                subject.results[f"batch{size}_c8"] = result
+        if subject.kind == "ours":
+            background = loadgen.start(base_url + "/health", 1, seconds)
+            subject.results["predict_c8_with_health"] = loadgen.run(predict, 8, seconds, body)
+            subject.results["health_under_load"] = loadgen.parse(background.communicate()[0])
+    c8 = subject.results["predict_c8"]
+    print(f"  {subject.name}: predict c8 {c8['rps']:.0f} req/s, p50 {c8['p50_ms']:.2f} ms",
+          flush=True)
+
+
+def predict_rps(subject: Subject, record: dict[str, Any], seconds: float) -> float:
+    """Requests/s of ``/predict`` at concurrency 8 alone (for on/off comparisons)."""
+    with subject.start() as base_url:
+        url = base_url + subject.predict_path
+        loadgen.run(url, 8, min(seconds, 2), record)
+        return loadgen.run(url, 8, seconds, record)["rps"]

@@ -1,0 +1,118 @@
+"""RESULTS.md from one run's figures: targets first, then every table they come from."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+LIBRARIES = ("bentoml", "fastapi", "uvicorn", "pydantic", "scikit-learn", "onnxruntime",
+             "numpy", "doit")
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "libraries": {name: version(name) for name in LIBRARIES},
+            "wrk": (wrk.stdout or wrk.stderr).split("\n")[0].strip()}
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    lines = ["## Targets", "", "| Target | Value | Goal | Met |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        lines.append(f"| {t['target']} | {t['value']} {t['unit']} | {t['goal']} {t['unit']} | "
+                     f"{'met' if t['met'] else 'MISSED'} |")
+    return lines
+
+
+def _serving(results: dict[str, Any]) -> list[str]:
+    floors = results["floors"]
+    lines = ["", "## Serving: POST /predict (1 record)", ""]
+    for name, f in floors.items():
+        label = {"sklearn": "scikit-learn", "onnx": "ONNX Runtime"}[name]
+        lines.append(f"- In-process {label} (no HTTP, no validation): 1 row p50 "
+                     f"{f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms; 1,000 rows "
+                     f"{f['records_per_s_1000']:.0f} records/s.")
+    lines += ["", "| Server | c=1 req/s | c=1 p50 ms | c=8 req/s | c=8 p50 / p99 ms | "
+              "c=32 req/s | c=32 p99 ms | errors |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results["serving"].items():
+        c1, c8, c32 = r["predict_c1"], r["predict_c8"], r["predict_c32"]
+        errors = sum(v.get("errors", 0) + v.get("socket_errors", 0) for v in r.values()
+                     if isinstance(v, dict))
+        lines.append(f"| {name} | {c1['rps']:.0f} | {c1['p50_ms']:.2f} | {c8['rps']:.0f} | "
+                     f"{c8['p50_ms']:.2f} / {c8['p99_ms']:.2f} | {c32['rps']:.0f} | "
+                     f"{c32['p99_ms']:.2f} | {errors:.0f} |")
+    sklearn = floors["sklearn"]["records_per_s_1000"]
+    lines += ["", "## Serving: POST /predict/batch (concurrency 8)", "",
+              "| Server | 10 records: records/s | 100 | 1000 | 1000 vs in-process scikit-learn |",
+              "|---|---|---|---|---|"]
+    for name, r in results["serving"].items():
+        if "batch10_c8" in r:
+            per_s = [r[f"batch{n}_c8"]["records_per_s"] for n in (10, 100, 1000)]
+            lines.append(f"| {name} | {per_s[0]:.0f} | {per_s[1]:.0f} | {per_s[2]:.0f} | "
+                         f"{per_s[2] / sklearn:.2f}x |")
+    for name, r in results["serving"].items():
+        if "health_under_load" in r:
+            h = r["health_under_load"]
+            lines.append(f"\n{name}: `/health` under /predict load at c=8: p50 "
+                         f"{h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms.")
+    if "drift_cost" in results:
+        cost = results["drift_cost"]
+        lines.append(f"\nDrift monitoring (BentoML runtime, ONNX, c=8): {cost['on_rps']:.0f} "
+                     f"req/s on, {cost['off_rps']:.0f} req/s off.")
+    return lines
+
+
+def _build(results: dict[str, Any]) -> list[str]:
+    b = results["build"]
+    lines = ["", "## Build", "", "| Step | Seconds | Tasks run |", "|---|---|---|",
+             f"| cold `doit bento` (train, validate, compile, generate, bento) | "
+             f"{b['cold_s']:.2f} | {', '.join(b['cold_ran'])} |",
+             f"| no-op `doit` (median of {b['noop_runs']}) | {b['noop_s']:.3f} | "
+             f"{', '.join(b['noop_ran']) or 'none'} |",
+             f"| no-op `deployment-agent deploy` (median of {b['noop_runs']}) | "
+             f"{b['cli_noop_s']:.3f} | none |",
+             f"| `doit` after editing one runbook section | {b['template_s']:.2f} | "
+             f"{', '.join(b['template_ran'])} |",
+             f"| `doit` after changing only API_VERSION | {b['api_version_s']:.2f} | "
+             f"{', '.join(b['api_version_ran'])} |"]
+    images = results.get("images")
+    if images:
+        lines += ["", "| Image (churn) | Size MB | Offline build s | Start to ready s (median "
+                  "of 3) |", "|---|---|---|---|"]
+        lines += [f"| {name} | {i['size_mb']:.0f} | {i['build_s']:.1f} | {i['ready_s']:.2f} |"
+                  for name, i in images.items()]
+    return lines
+
+
+def _profile(results: dict[str, Any]) -> list[str]:
+    profile = results.get("profile")
+    if not profile:
+        return []
+    lines = ["", "## Profile: where a /predict request's time goes (BentoML runtime, ONNX, "
+             "1 worker, c=8)", "", "py-spy samples of the worker under load (idle samples "
+             "excluded): inclusive share of selected layers, then the functions that use the "
+             "CPU themselves.", "", "| Inclusive | Frame |", "|---|---|"]
+    lines += [f"| {share:.1f}% | `{frame}` |" for frame, share in profile["layers"]]
+    lines += ["", "| Self | Function |", "|---|---|"]
+    lines += [f"| {share:.1f}% | `{frame}` |" for frame, share in profile["self"]]
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = ["# Benchmark results", "",
+             f"Run {results['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}; "
+             f"{', '.join(f'{k} {v}' for k, v in m['libraries'].items())}; load by {m['wrk']} "
+             f"(closed loop, {results['seconds']} s a point, {results['workers']} workers per "
+             "server, client and server on the same machine).", "",
+             *_targets(results), *_serving(results), *_build(results), *_profile(results)]
+    for note in results.get("notes", []):
+        lines += ["", note]
+    return "\n".join(lines) + "\n"
