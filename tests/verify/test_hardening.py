@@ -25,8 +25,8 @@ import trustme
 from conftest import Deployment, report
 from helpers import assert_drained, drain_summary, drain_under_load, post
 
-from examples import EXAMPLES
 from deployment_agent.verify.server import ServiceProcess
+from examples import EXAMPLES
 
 pytestmark = pytest.mark.server
 TESTS = Path(__file__).resolve().parents[1]

@@ -218,3 +218,28 @@ def test_cors_is_off_by_default_and_an_allow_list_when_enabled(
         denied = httpx.options(server.base_url + "/predict",
                                headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in denied.headers
+
+
+def test_bentoml_clients_get_the_same_predictions(
+        served: tuple[ServiceProcess, Deployment]) -> None:
+    """BentoML's own endpoints (its SyncHTTPClient finds them) score with the same model and
+    the same strict schemas as the seed's routes; adaptive batching merges concurrent
+    single-record calls and answers each with its own record's prediction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import bentoml
+
+    server, deployment = served
+    records = sample_records(deployment.context, 16, seed=5)
+    expected = [post(server, "/predict", r).json()["prediction"] for r in records]
+    with bentoml.SyncHTTPClient(server.base_url) as client:
+        assert [client.predict(**r)["prediction"] for r in records] == expected
+        batch = client.predict_batch(records=records)
+        assert [p["prediction"] for p in batch["predictions"]] == expected
+        with ThreadPoolExecutor(8) as pool:
+            merged = list(pool.map(lambda r: client.predict_adaptive(records=[r]), records))
+        assert [m[0]["prediction"] for m in merged] == expected
+    first = deployment.context.features[0].name
+    wrong = httpx.post(server.base_url + "/bento/predict",
+                       json={**deployment.context.example_input, first: [1]})
+    assert wrong.status_code == 400 and first in wrong.text

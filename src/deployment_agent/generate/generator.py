@@ -21,11 +21,11 @@ from ..plan.history import record
 from ..plan.layout import Layout
 from ..plan.planner import read_context
 from ..plan.runtime import MODELS, SERVING, requirements, wheelhouse_image
+from ..resources import outputs
 from ..stack import declared_pins, require_module
 from .checks import check_python, check_runbook
 from .escape import md_fence
 from .files import staging_dir, swap_in
-from ..resources import outputs
 from .render import environment, render, runbook_sections
 
 DEPLOYMENT_MANIFEST = "deployment_manifest.json"

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..contract.manifest import FeatureSpec
 
 # Unbounded int features are limited to the range JSON numbers hold exactly, so a huge
@@ -21,14 +23,9 @@ MAX_STR_LENGTH = 1000
 # Names an attribute of the generated request model must not take: pydantic's own
 # attributes, the row() method, and the names its annotations use.
 RESERVED = frozenset({
-    "row", "int", "float", "str", "bool", "object", "list", "dict", "tuple", "type", "None",
-    "Literal", "Annotated", "Field", "BaseModel", "ConfigDict", "field_validator",
-    "model_config", "model_fields", "model_computed_fields", "model_extra",
-    "model_fields_set", "model_construct", "model_copy", "model_dump", "model_dump_json",
-    "model_json_schema", "model_parametrized_name", "model_post_init", "model_rebuild",
-    "model_validate", "model_validate_json", "model_validate_strings", "copy", "dict",
-    "json", "parse_obj", "parse_raw", "parse_file", "from_orm", "construct", "schema",
-    "schema_json", "validate", "update_forward_refs",
+    *dir(BaseModel), "row", "int", "float", "str", "bool", "object", "list", "dict", "tuple",
+    "type", "None", "Any", "Literal", "Annotated", "Field", "BaseModel", "ConfigDict",
+    "field_validator",
 })
 MAX_IDENT = 40
 
