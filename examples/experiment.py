@@ -28,21 +28,61 @@ def created_at() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def feature_stats(columns: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Mean, std, min and max of each numeric training column (the drift baseline)."""
-    stats = {}
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {key: round(count / total, 6) for key, count in counts.items()}
+
+
+def decile_bins(values: np.ndarray) -> dict[str, list[float]] | None:
+    """Decile edges of a numeric column and the share of values in each bin (the drift
+    reference; ties can merge edges, then there are fewer bins)."""
+    edges = sorted({round(float(e), 6) for e in np.quantile(values, np.linspace(0.1, 0.9, 9))})
+    if not edges:
+        return None
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    fractions = [round(float(c) / len(values), 6) for c in counts]
+    fractions[-1] = round(1 - sum(fractions[:-1]), 6)
+    return {"edges": edges, "fractions": fractions}
+
+
+def feature_stats(columns: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each training column's statistics, the drift monitor's reference: mean, std, min,
+    max and decile bins of a numeric column; the frequencies of a categorical or boolean
+    one; the share of nulls."""
+    stats: dict[str, dict[str, Any]] = {}
     for name, values in columns.items():
         arr = np.asarray(values)
-        if arr.dtype.kind in "biuf":
+        if arr.dtype.kind == "b":
+            stats[name] = {"frequencies": _shares(
+                {"true": int(arr.sum()), "false": int((~arr).sum())}), "null_rate": 0.0}
+        elif arr.dtype.kind in "iuf":
             arr = arr.astype(float)
-            arr = arr[~np.isnan(arr)]
+            present = arr[~np.isnan(arr)]
             stats[name] = {
-                "mean": round(float(arr.mean()), 6),
-                "std": round(float(arr.std()), 6),
-                "min": round(float(arr.min()), 6),
-                "max": round(float(arr.max()), 6),
+                "mean": round(float(present.mean()), 6),
+                "std": round(float(present.std()), 6),
+                "min": round(float(present.min()), 6),
+                "max": round(float(present.max()), 6),
+                "null_rate": round(1 - len(present) / len(arr), 6),
+                "bins": decile_bins(present),
             }
+        else:
+            present = [str(v) for v in arr.tolist() if v is not None and v == v]
+            counts: dict[str, int] = {}
+            for value in present:
+                counts[value] = counts.get(value, 0) + 1
+            stats[name] = {"frequencies": _shares(counts),
+                           "null_rate": round(1 - len(present) / len(arr), 6)}
     return stats
+
+
+def prediction_stats(model: Any, X: Any, classes: list[Any] | None) -> dict[str, Any]:
+    """The distribution of the model's predictions on training data (drift reference)."""
+    predicted = np.asarray(model.predict(X))
+    if classes is None:
+        return {"bins": decile_bins(predicted.astype(float))}
+    counts = {str(c): int((predicted == c).sum()) for c in classes}
+    return {"frequencies": _shares(counts)}
 
 
 def write_experiment(

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, write_experiment  # noqa: E402
+from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
 
 FEATURES = ["age", "income", "tenure_months", "num_products", "is_active", "credit_score"]
 
@@ -87,7 +87,11 @@ def main(out_dir: Path) -> None:
                 "f1": round(f1_score(y_test, pred), 4),
                 "roc_auc": round(roc_auc_score(y_test, proba), 4),
             },
-            "feature_stats": feature_stats(dict(zip(FEATURES, X_train.T, strict=True))),
+            "feature_stats": feature_stats({
+                **dict(zip(FEATURES, X_train.T, strict=True)),
+                "is_active": X_train[:, FEATURES.index("is_active")].astype(bool),
+            }),
+            "prediction_stats": prediction_stats(model, X_train, [0, 1]),
         },
     )
 

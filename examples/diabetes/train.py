@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, write_experiment  # noqa: E402
+from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
 
 
 def main(out_dir: Path) -> None:
@@ -46,6 +46,7 @@ def main(out_dir: Path) -> None:
                 "mae": round(mean_absolute_error(y_test, pred), 4),
             },
             "feature_stats": feature_stats(dict(zip(names, X_train.T, strict=True))),
+            "prediction_stats": prediction_stats(model, X_train, None),
         },
     )
 

@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, write_experiment  # noqa: E402
+from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
 
 SITES = ["north meadow", "river bank", "south ridge"]
 
@@ -82,7 +82,9 @@ def main(out_dir: Path) -> None:
                 "accuracy": round(accuracy_score(y_test, pred), 4),
                 "f1_macro": round(f1_score(y_test, pred, average="macro"), 4),
             },
-            "feature_stats": feature_stats({c: X_train[c] for c in numeric}),
+            "feature_stats": feature_stats({c: X_train[c].to_numpy() for c in X_train.columns}),
+            "prediction_stats": prediction_stats(model, X_train,
+                                                 [str(c) for c in model.classes_]),
         },
     )
 

@@ -75,6 +75,67 @@ def _check_texts(what: str, values: list[str], multiline: bool = False) -> None:
                              "character")
 
 
+class Bins(BaseModel):
+    """A numeric distribution: inner bin edges (ascending) and the share of each bin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edges: list[float] = Field(min_length=1, description="Inner edges, ascending: n-1 of them "
+                                                         "for n bins (deciles: 9).")
+    fractions: list[Annotated[float, Field(ge=0)]] = Field(
+        description="Share of training values in each bin: len(edges) + 1 numbers summing to 1.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Bins:
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("bins.edges must be strictly ascending")
+        if len(self.fractions) != len(self.edges) + 1:
+            raise ValueError(f"bins.fractions needs {len(self.edges) + 1} numbers (one per "
+                             f"bin), got {len(self.fractions)}")
+        if abs(sum(self.fractions) - 1) > 1e-3:
+            raise ValueError(f"bins.fractions sum to {sum(self.fractions):.4f}, not 1")
+        return self
+
+
+def _frequencies_sum_to_one(value: dict[str, float] | None) -> dict[str, float] | None:
+    if value is not None:
+        if any(v < 0 for v in value.values()):
+            raise ValueError("frequencies must not be negative")
+        if abs(sum(value.values()) - 1) > 1e-3:
+            raise ValueError(f"frequencies sum to {sum(value.values()):.4f}, not 1")
+    return value
+
+
+class FeatureStatistics(BaseModel):
+    """Training statistics of one feature: the drift monitor's reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float | None = None
+    std: float | None = Field(None, ge=0)
+    min: float | None = None
+    max: float | None = None
+    null_rate: float | None = Field(None, ge=0, le=1)
+    bins: Bins | None = Field(None, description="Numeric features: decile edges and shares.")
+    frequencies: dict[str, float] | None = Field(
+        None, description='Categorical features: value (as a string; "true"/"false" for '
+                          "bools) -> share of training rows.")
+
+    _sum_to_one = field_validator("frequencies")(_frequencies_sum_to_one)
+
+
+class PredictionStatistics(BaseModel):
+    """The training distribution of the model's predictions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bins: Bins | None = Field(None, description="Regression: decile edges and shares.")
+    frequencies: dict[str, float] | None = Field(
+        None, description="Classification: class label (as a string) -> share.")
+
+    _sum_to_one = field_validator("frequencies")(_frequencies_sum_to_one)
+
+
 def _expand_short_type(value: Any) -> Any:
     """Accept ``"int"`` as shorthand for ``{"type": "int"}`` (unknown names fail on .type)."""
     return {"type": value} if isinstance(value, str) else value
@@ -112,7 +173,11 @@ class ExperimentManifest(BaseModel):
     metrics: dict[str, float] | None = None
     framework_versions: dict[str, str] | None = None
     model_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
-    feature_stats: dict[str, dict[str, float]] | None = None
+    feature_stats: dict[str, FeatureStatistics] | None = Field(
+        None, description="Per-feature training statistics: the drift reference.")
+    prediction_stats: PredictionStatistics | None = Field(
+        None, description="Training distribution of the predictions: the drift reference of "
+                          "the model's output.")
     example_input: dict[str, Any] | None = Field(
         None, description="A valid request body, shown in the docs and used for self-checks."
     )
@@ -191,6 +256,10 @@ FIXES: dict[str, str] = {
     "metrics": "use a flat object of metric name -> number",
     "framework_versions": 'use {"scikit-learn": "1.9.1", ...} with string versions',
     "example_input": "give one value for every input_schema feature, and nothing else",
+    "feature_stats": 'per feature: mean, std, min, max, null_rate, bins {"edges", '
+                     '"fractions"} or frequencies {"value": share}',
+    "bins": "9 ascending inner edges and 10 fractions summing to 1 (deciles)",
+    "frequencies": "shares between 0 and 1 that sum to 1",
 }
 
 

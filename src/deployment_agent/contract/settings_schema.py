@@ -108,6 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
             le=86_400, service=True),
     Setting("monitoring.latency_p99_ms", "float", 250.0, "p99 latency alert threshold (ms)",
             env="LATENCY_P99_MS", gt=0),
+    Setting("monitoring.drift_alert_for", "str", "5m",
+            "how long a PSI must stay over a drift threshold before its alert fires",
+            env="DRIFT_ALERT_FOR", pattern=r"^[0-9]+[smh]$"),
     Setting("monitoring.error_rate", "float", 0.01, "5xx share alert threshold",
             env="ERROR_RATE", ge=0, le=1),
     # --- docker: how the image is built ----------------------------------------------------

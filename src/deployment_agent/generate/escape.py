@@ -152,5 +152,10 @@ def docker_str(text: str) -> str:
     return '"' + re.sub(r'([\\"$])', r"\\\1", flat) + '"'
 
 
-FILTERS = {"py": py, "doc": doc, "comment": comment, "yaml": yaml_str, "md": md,
+def yaml_document(data: Any) -> str:
+    """A YAML document of ``data``: block style, keys in order, any text escaped."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+FILTERS = {"yaml_document": yaml_document, "py": py, "doc": doc, "comment": comment, "yaml": yaml_str, "md": md,
            "md_code": md_code, "shell": shell, "tojson": json_text, "docker": docker_str}

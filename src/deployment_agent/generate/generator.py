@@ -26,6 +26,7 @@ from ..stack import declared_pins, require_module
 from .checks import check_python, check_runbook
 from .escape import md_fence
 from .files import staging_dir, swap_in
+from .monitoring import dashboard, rules_document, rules_tests
 from .render import environment, render, runbook_sections
 
 DEPLOYMENT_MANIFEST = "deployment_manifest.json"
@@ -83,6 +84,9 @@ def namespace(context: Context, report: dict[str, Any]) -> dict[str, Any]:
         "image_env": [s for s in context.service_settings if s.type in IMAGE_ENV_TYPES],
         "fence": md_fence(user_text),
         "runbook_sections": runbook_sections(),
+        "alert_rules": rules_document(context),
+        "alert_tests": rules_tests(context),
+        "dashboard": dashboard(context),
     }
 
 

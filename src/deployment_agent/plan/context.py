@@ -21,6 +21,7 @@ from ..contract.settings import setting_value
 from ..contract.settings_schema import SERVICE_SETTINGS, Setting
 from ..hashing import sha256_file
 from . import features as plan_features
+from .drift import DriftReference, prediction_reference, references
 
 if TYPE_CHECKING:
     from .inspection import ModelInfo
@@ -72,6 +73,7 @@ class Feature(Frozen):
     enum: list[str | int] | None
     description: str
     stats: FeatureStats | None
+    drift: DriftReference | None
 
 
 class ModelPlan(Frozen):
@@ -142,6 +144,7 @@ class Monitoring(Frozen):
     drift_window_records: int
     drift_window_seconds: int
     latency_p99_ms: float
+    drift_alert_for: str
     error_rate: float
 
 
@@ -196,6 +199,7 @@ class Context(Frozen):
     contacts: Contacts
     model: ModelPlan
     features: list[Feature]
+    prediction_drift: DriftReference | None
     example_input: dict[str, Any]
     service_settings: list[ServiceSetting]
     endpoints: list[Endpoint]
@@ -282,7 +286,8 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
     slug = slugify(title)
     classes = model.classes if model.classes is not None else manifest.classes
     task = manifest.task or ("classification" if classes else "regression")
-    stats = manifest.feature_stats or {}
+    stats = {name: s.model_dump() for name, s in (manifest.feature_stats or {}).items()}
+    drift = references(manifest)
     taken: set[str] = set()
     features = []
     for name, spec in manifest.input_schema.items():
@@ -291,7 +296,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
         features.append(Feature(
             name=name, ident=plan_features.identifier(name, taken), type=spec.type,
             nullable=spec.nullable, dtype=plan_features.dtype(spec), minimum=low, maximum=high,
-            enum=spec.enum, description=spec.description or "",
+            enum=spec.enum, description=spec.description or "", drift=drift[name],
             stats=FeatureStats(**{k: v for k, v in raw_stats.items()
                                   if k in FeatureStats.model_fields}) if raw_stats else None,
         ))
@@ -340,6 +345,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
             created_at=manifest.created_at,
         ),
         features=features,
+        prediction_drift=prediction_reference(manifest.prediction_stats, classes),
         example_input=example,
         service_settings=[_service_setting(s, settings_values[s.key]) for s in SERVICE_SETTINGS],
         endpoints=list(ENDPOINTS),
