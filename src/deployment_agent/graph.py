@@ -32,7 +32,9 @@ from .steps import (
     generate_step,
     guarded,
     image_step,
+    k8s_step,
     model_unchanged,
+    push_step,
     records_agree,
     serve_step,
     smoke_step,
@@ -185,6 +187,31 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
             "uptodate": [records_agree(layout.image_record, "bento_tag", layout.bento_record,
                                        "tag", current)],
             "targets": [str(layout.image_record)],
+        }
+
+    def task_push() -> dict[str, Any]:
+        """Push the image to deployment.docker.registry; record it by digest."""
+        return {
+            "actions": [guarded(push_step, layout)],
+            "task_dep": ["containerize"],
+            "uptodate": [records_agree(layout.push_record, "image_id", layout.image_record,
+                                       "id")],
+            "targets": [str(layout.push_record)],
+        }
+
+    def task_k8s() -> dict[str, Any]:
+        """Write the Kubernetes kustomize base (by digest once pushed), validated offline."""
+        from .resources import templates_dir
+
+        k8s_templates = sorted((templates_dir() / "k8s").glob("*.j2"))
+        return {
+            "actions": [guarded(k8s_step, layout)],
+            "task_dep": ["generate"],
+            "file_dep": [str(layout.context_file), *sources, *map(str, k8s_templates)],
+            "uptodate": [config_changed(json.dumps(
+                layout.read_json(layout.push_record) if layout.push_record.is_file()
+                else {}, sort_keys=True))],
+            "targets": [str(layout.k8s / p.name.removesuffix(".j2")) for p in k8s_templates],
         }
 
     return {name: creator for name, creator in locals().items() if name.startswith("task_")}

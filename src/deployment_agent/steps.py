@@ -91,6 +91,21 @@ def image_step(layout: Layout) -> str:
             f"{image['build_seconds']} s")
 
 
+def push_step(layout: Layout) -> str:
+    from .release.registry import push
+
+    pushed = push(layout)
+    return f"pushed {pushed['image']} as {pushed['reference']}"
+
+
+def k8s_step(layout: Layout) -> str:
+    from .release.k8s import write
+
+    written = write(layout)
+    return (f"kustomize base in {written['folder']}: {len(written['kinds'])} objects "
+            f"validated ({', '.join(written['kinds'])}), image {written['image']}")
+
+
 def smoke_step(layout: Layout) -> str:
     from .verify.smoke import smoke
 

@@ -126,6 +126,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("docker.build_ca_bundle", "str", None,
             "CA bundle for the host-side wheelhouse download (never enters an image)",
             env="BUILD_CA_BUNDLE", optional=True),
+    # --- kubernetes: the kustomize base written by `doit k8s` --------------------------------
+    Setting("kubernetes.namespace", "str", "ml-serving", "namespace of every object",
+            pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"),
+    Setting("kubernetes.replicas", "int", 2, "replicas (the HPA's minimum)", ge=1, le=100),
+    Setting("kubernetes.max_replicas", "int", 6, "the HPA's maximum", ge=1, le=1000),
+    Setting("kubernetes.target_cpu_percent", "int", 70, "the HPA's CPU utilisation target",
+            ge=10, le=100),
+    Setting("kubernetes.cpu", "str", "1", "CPU request and limit of a pod",
+            pattern=r"^[0-9]+(\.[0-9]+)?m?$"),
+    Setting("kubernetes.memory", "str", "1Gi", "memory request and limit of a pod",
+            pattern=r"^[0-9]+(Ki|Mi|Gi)$"),
     # --- model -----------------------------------------------------------------------------
     Setting("model.skops_trusted_types", "list", (),
             "skops types to trust beyond skops' defaults (never read from the file)"),

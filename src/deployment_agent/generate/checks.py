@@ -25,6 +25,7 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
     "Rollback",
     "Contacts and references",
     "Security",
+    "Kubernetes",
 )
 RUFF_RULES = "E,F,W,I,B,UP"
 RUFF_OPTIONS = ("--no-cache", "--isolated", "--line-length=100", "--target-version=py311",

@@ -163,6 +163,15 @@ class Contacts(Frozen):
     references: list[str]
 
 
+class Kubernetes(Frozen):
+    namespace: str
+    replicas: int
+    max_replicas: int
+    target_cpu_percent: int
+    cpu: str
+    memory: str
+
+
 class SourceFile(Frozen):
     path: str
     sha256: str
@@ -197,6 +206,7 @@ class Context(Frozen):
     monitoring: Monitoring
     security: Security
     contacts: Contacts
+    kubernetes: Kubernetes
     model: ModelPlan
     features: list[Feature]
     prediction_drift: DriftReference | None
@@ -330,6 +340,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
         monitoring=_section(Monitoring, settings, "monitoring"),
         security=_section(Security, settings, "security"),
         contacts=_section(Contacts, settings, "contacts"),
+        kubernetes=_section(Kubernetes, settings, "kubernetes"),
         model=ModelPlan(
             name=model_name,
             version=manifest.model_version or manifest.experiment_id or model_sha[:12],

@@ -48,6 +48,11 @@ class Layout:
         return self.state / "compiled" / "gate.json"
 
     @property
+    def k8s(self) -> Path:
+        """The Kubernetes kustomize base (written by ``k8s``), beside the deployment."""
+        return self.deployment.parent / "k8s"
+
+    @property
     def history_file(self) -> Path:
         """Every deployment generated into this folder, for rollbacks."""
         return self.deployment.parent / "deployment_history.json"

@@ -1,0 +1,1 @@
+"""Release a built image: push it to a registry by digest, and describe it for Kubernetes."""
