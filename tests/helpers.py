@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import collections
+import json
+import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,3 +138,10 @@ def assert_drained(outcomes: collections.Counter[str], code: int, seconds: float
     assert code == 0 and seconds < grace
     assert set(outcomes) <= {"answered 200", "refused"}, outcomes  # nothing lost
     assert outcomes["answered 200"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+def dashboard_metrics(folder: Path) -> set[str]:
+    """The metric names the generated dashboard's queries read (``folder``: a deployment)."""
+    board = json.loads((folder / "monitoring" / "dashboard.json").read_text())
+    exprs = [t["expr"] for panel in board["panels"] for t in panel["targets"]]
+    return {m for expr in exprs for m in re.findall(r"([a-z_]+)\{", expr)}
