@@ -145,3 +145,48 @@ def dashboard_metrics(folder: Path) -> set[str]:
     board = json.loads((folder / "monitoring" / "dashboard.json").read_text())
     exprs = [t["expr"] for panel in board["panels"] for t in panel["targets"]]
     return {m for expr in exprs for m in re.findall(r"([a-z_]+)\{", expr)}
+
+
+CLIENTS = 8
+
+
+class Load:
+    """CLIENTS threads posting /predict (one request in flight each), recording when each
+    answer came and counting the failures."""
+
+    def __init__(self, url: str, body: dict[str, object]) -> None:
+        self.url, self.body = url, body
+        self.answered: list[float] = []
+        self.failures: collections.Counter[str] = collections.Counter()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.client) for _ in range(CLIENTS)]
+
+    def client(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.is_set():
+                try:
+                    status = client.post(self.url, json=self.body).status_code
+                    outcome = None if status == 200 else f"status {status}"
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                with self.lock:
+                    if outcome is None:
+                        self.answered.append(time.monotonic())
+                    else:
+                        self.failures[outcome] += 1
+
+    def rate(self, start: float, end: float) -> float:
+        return sum(start <= t < end for t in self.answered) / (end - start)
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+

@@ -23,8 +23,11 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+import yaml
 from conftest import Deployment, load_model, report
 from helpers import (
+    CLIENTS,
+    Load,
     assert_drained,
     drain_summary,
     drain_under_load,
@@ -32,18 +35,23 @@ from helpers import (
     reference_input,
     sample_records,
 )
+from servers import firing, prometheus, registry, wait_for_alert
 from testcontainers.core.container import DockerContainer
 
 from deployment_agent import run_deployment_agent
 from deployment_agent.generate.checks import runbook_problems
+from deployment_agent.generate.monitoring import rules_document
 from deployment_agent.package import image as package_image
 from deployment_agent.package.base_image import ensure_base_image
 from deployment_agent.package.bento import build
 from deployment_agent.package.wheelhouse import build_wheelhouse_image
 from deployment_agent.plan.layout import layout_for
+from deployment_agent.release.k8s import write
+from deployment_agent.release.registry import push
 from deployment_agent.verify import loadgen
 from deployment_agent.verify.server import wait_until
 from examples import EXAMPLES
+from examples.churn.train import FEATURES, make_data
 
 pytestmark = pytest.mark.docker
 PORT = 8000
@@ -486,3 +494,151 @@ def test_tls_from_mounted_certificate(images: Images, name: str, tmp_path: Path)
         assert code == 0, output
     finally:
         container.stop()
+
+
+def test_push_to_a_registry_pull_by_digest_and_run(images: Images, experiments: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """`doit push` against a real registry (Debian's docker-registry on 127.0.0.1): the
+    digest is recorded, the image pulled back by digest runs, and the Kubernetes base
+    names it by digest."""
+    with registry(tmp_path / "registry") as address:
+        out, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+                                      registry=f"{address}/ml")
+        layout = layout_for(experiments["churn"], out)
+        build_image(Deployment("churn", layout, {}))
+        pushed = push(layout)
+        assert pushed["reference"].startswith(f"{address}/ml/customer-churn-api@sha256:")
+        manifest = json.loads((out / "deployment_manifest.json").read_text())
+        assert manifest["image_digest"] == pushed["reference"]
+        history = json.loads(layout.history_file.read_text())
+        assert history[-1]["image_digest"] == pushed["reference"]
+        subprocess.run(["docker", "image", "rm", "--force", pushed["image"]], check=True,
+                       capture_output=True)
+        pulled = subprocess.run(["docker", "pull", pushed["reference"]], capture_output=True,
+                                text=True)
+        assert pulled.returncode == 0, pulled.stderr
+        container, base_url, _ = start(pushed["reference"], {"WORKERS": "1"})
+        try:
+            wait_until(base_url, "/health/ready", 200, timeout=60)
+            example = images["churn"].deployment.context.example_input
+            assert httpx.post(base_url + "/predict", json=example).status_code == 200
+        finally:
+            container.stop()
+        write(layout)
+        deployment = yaml.safe_load((layout.k8s / "deployment.yaml").read_text())
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image == pushed["reference"]
+        # A new version's runbook rolls back to the previous image by its digest.
+        out, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+                                      registry=f"{address}/ml", api_version="1.0.1")
+        assert f"docker run -d --name customer-churn-api -p 8000:8000 {pushed['reference']}" \
+            in (out / "runbook.md").read_text()
+    report(f"churn: pushed to a local registry as {pushed['reference']}, pulled back by "
+           "digest and served")
+
+
+def test_prometheus_scrapes_the_container_and_the_drift_alert_fires(images: Images,
+                                                                      tmp_path: Path) -> None:
+    """A real Prometheus (Debian's) scrapes the churn container every second with the
+    generated rules (drift alerts after 5 s instead of 5 min); in-distribution traffic fires
+    no drift alert, a spread of credit scores fires InputDriftCritical."""
+    deployment = images["churn"].deployment
+    context = deployment.context
+    quick = context.model_copy(update={"monitoring": context.monitoring.model_copy(
+        update={"drift_alert_for": "5s"})})
+    container, base_url, _ = start(images["churn"].ref, {"WORKERS": "2"})
+
+    def send(records: list[dict[str, Any]]) -> None:
+        for i in range(0, len(records), 100):
+            assert httpx.post(base_url + "/predict/batch",
+                              json={"records": records[i:i + 100]}).status_code == 200
+
+    def customers(n: int, seed: int) -> list[dict[str, Any]]:
+        X, _ = make_data(n, seed)
+        kinds = {"age": int, "tenure_months": int, "num_products": int, "is_active": bool}
+        return [{f: kinds.get(f, float)(v) for f, v in zip(FEATURES, row, strict=True)}
+                for row in X]
+
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        target = base_url.removeprefix("http://")
+        with prometheus(tmp_path / "prometheus", context.api.slug, target,
+                        rules_document(quick)) as url:
+            send(customers(1500, seed=21))
+            time.sleep(12)  # several scrapes and evaluations
+            assert not {"InputDriftWarning", "InputDriftCritical"} & set(firing(url))
+            send([{**r, "credit_score": 512.0 if i % 2 else 850.0}
+                  for i, r in enumerate(customers(1000, seed=22))])
+            seconds = wait_for_alert(url, "InputDriftCritical", timeout=90)
+            psi = httpx.get(url + "/api/v1/query", params={
+                "query": f'drift_psi{{job="{context.api.slug}",feature="credit_score"}}'}
+                ).json()["data"]["result"][0]["value"][1]
+    finally:
+        container.stop()
+    report(f"churn container + Prometheus {prometheus_version()}: no drift alert on 1,500 "
+           f"in-distribution records; InputDriftCritical firing {seconds:.1f} s after 1,000 "
+           f"credit scores spread to 512/850 (PSI {float(psi):.2f})")
+
+
+def prometheus_version() -> str:
+    result = subprocess.run(["prometheus", "--version"], capture_output=True, text=True)
+    return (result.stdout or result.stderr).split()[2]
+
+
+# Run inside the container as its own user: mark one worker as the OOM killer's first
+# choice, then allocate until the kernel kills it (the cgroup's memory limit enforces it).
+OOM_HOG = """
+import os, time
+def state(pid):
+    try:
+        return next(l for l in open(f"/proc/{pid}/status") if l.startswith("State:")).split()[1]
+    except OSError:
+        return "gone"
+workers = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        command = open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        continue
+    if b"_bentoml_impl.worker" in command or b"spawn_main" in command:
+        workers.append(int(pid))
+victim = min(workers)
+open(f"/proc/{victim}/oom_score_adj", "w").write("1000")
+held, started = [], time.time()
+while state(victim) not in ("Z", "gone") and time.time() - started < 60:
+    held.append(bytearray(16 << 20))
+print(victim, len(held) * 16)
+"""
+
+
+@pytest.mark.parametrize("name", ["churn", "churn-uvicorn"])
+def test_a_worker_the_oom_killer_kills_is_replaced(images: Images, name: str) -> None:
+    """Under a 700 MB memory limit and load from 8 clients, the kernel's OOM killer kills a
+    worker; the supervisor replaces it, logs and counts it, and the service carries on."""
+    container, base_url, _ = start(images[name].ref, {"WORKERS": "2"}, mem_limit="700m")
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        example = images[name].deployment.context.example_input
+        with Load(base_url + "/predict", example) as load:
+            time.sleep(4)
+            started = time.monotonic()
+            code, output = container.exec(["python3", "-c", OOM_HOG])
+            assert code == 0, output
+            victim, allocated = output.decode().split()
+            while "reason=\"SIGKILL\"" not in httpx.get(base_url + "/metrics").text:
+                assert time.monotonic() - started < 10, "the dead worker was not replaced"
+                time.sleep(0.2)
+            replaced = time.monotonic() - started
+            time.sleep(8)
+            ended = time.monotonic()
+        assert httpx.get(base_url + "/health/ready").status_code == 200
+        logs = container.get_logs()[0].decode() + container.get_logs()[1].decode()
+        assert "worker died" in logs and '"reason": "SIGKILL"' in logs
+    finally:
+        container.stop()
+    lost = sum(load.failures.values())
+    assert lost <= CLIENTS, load.failures
+    assert load.rate(ended - 4, ended) > 0, "no request answered after the replacement"
+    report(f"{name}: OOM killer (700 MB limit, {allocated} MB allocated beside) killed "
+           f"worker {victim} under 8 clients: replaced and counted in {replaced:.2f} s, "
+           f"{lost} requests lost, {load.rate(ended - 4, ended):.0f} req/s after")
