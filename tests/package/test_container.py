@@ -604,10 +604,10 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         workers.append(int(pid))
 victim = min(workers)
 open(f"/proc/{victim}/oom_score_adj", "w").write("1000")
+print(victim, flush=True)
 held, started = [], time.time()
-while state(victim) not in ("Z", "gone") and time.time() - started < 60:
-    held.append(bytearray(16 << 20))
-print(victim, len(held) * 16)
+while state(victim) not in ("Z", "X", "gone") and time.time() - started < 60:
+    held.append(bytearray(4 << 20))
 """
 
 
@@ -623,10 +623,13 @@ def test_a_worker_the_oom_killer_kills_is_replaced(images: Images, name: str) ->
             time.sleep(4)
             started = time.monotonic()
             code, output = container.exec(["python3", "-c", OOM_HOG])
-            assert code == 0, output
-            victim, allocated = output.decode().split()
+            # The allocator may be the OOM killer's next choice while the victim's memory
+            # is still being reclaimed (exit 137): it is a bystander.
+            assert code in (0, 137), output
+            victim = output.decode().split()[0]
             while "reason=\"SIGKILL\"" not in httpx.get(base_url + "/metrics").text:
-                assert time.monotonic() - started < 10, "the dead worker was not replaced"
+                assert time.monotonic() - started < 15, \
+                    f"the dead worker was not replaced: {container.get_logs()[0][-3000:]!r}"
                 time.sleep(0.2)
             replaced = time.monotonic() - started
             time.sleep(8)
@@ -639,6 +642,6 @@ def test_a_worker_the_oom_killer_kills_is_replaced(images: Images, name: str) ->
     lost = sum(load.failures.values())
     assert lost <= CLIENTS, load.failures
     assert load.rate(ended - 4, ended) > 0, "no request answered after the replacement"
-    report(f"{name}: OOM killer (700 MB limit, {allocated} MB allocated beside) killed "
-           f"worker {victim} under 8 clients: replaced and counted in {replaced:.2f} s, "
+    report(f"{name}: the OOM killer (700 MB limit) killed worker {victim} under 8 clients: "
+           f"replaced and counted in {replaced:.2f} s, "
            f"{lost} requests lost, {load.rate(ended - 4, ended):.0f} req/s after")
