@@ -25,21 +25,13 @@ from .plan.layout import Layout, layout_for
 from .resources import source_files, template_files
 from .steps import (
     base_image_current,
-    base_image_step,
-    bento_step,
-    compile_step,
     docker_image_present,
-    generate_step,
     guarded,
-    image_step,
-    k8s_step,
     model_unchanged,
-    push_step,
     records_agree,
+    run_step,
     serve_step,
-    smoke_step,
     validate_step,
-    wheelhouse_step,
 )
 
 DEFAULT_TASKS = ["validate", "compile", "generate", "bento", "smoke"]
@@ -106,7 +98,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_compile() -> dict[str, Any]:
         """Convert the model to ONNX and verify it against scikit-learn (the gate)."""
         return {
-            "actions": [guarded(compile_step, layout)],
+            "actions": [guarded(run_step, "compile", layout)],
             "file_dep": [str(layout.context_file), *sources],
             "targets": [str(layout.gate_report)],
             "clean": True,
@@ -116,7 +108,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_generate() -> dict[str, Any]:
         """Render the deployment from the templates, check it, and swap it in whole."""
         return {
-            "actions": [guarded(generate_step, layout)],
+            "actions": [guarded(run_step, "generate", layout)],
             "file_dep": [str(layout.context_file), str(layout.gate_report), *sources,
                          *(str(p) for p in template_files())],
             "targets": _generated_files(layout),
@@ -125,7 +117,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_bento() -> dict[str, Any]:
         """Build the deployment into a bento in the build's BentoML store."""
         return {
-            "actions": [guarded(bento_step, layout)],
+            "actions": [guarded(run_step, "bento", layout)],
             "task_dep": ["generate"],
             "uptodate": [records_agree(layout.bento_record, "tag", deployment_manifest,
                                        "bento_tag", lambda r: Path(r["path"]).is_dir())],
@@ -135,7 +127,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_smoke() -> dict[str, Any]:
         """Serve the build with the image's entrypoint, check every endpoint, stop it."""
         return {
-            "actions": [guarded(smoke_step, layout)],
+            "actions": [guarded(run_step, "smoke", layout)],
             "task_dep": ["bento"],
             "uptodate": [records_agree(layout.smoke_report, "tag", layout.bento_record, "tag")],
             "targets": [str(layout.smoke_report)],
@@ -149,7 +141,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_base_image() -> dict[str, Any]:
         """Make the base image available: present, pulled, or built from Debian packages."""
         return {
-            "actions": [guarded(base_image_step, layout)],
+            "actions": [guarded(run_step, "base_image", layout)],
             "file_dep": [str(layout.context_file)],
             "uptodate": [base_image_current(layout)],
         }
@@ -167,7 +159,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
             return image_of(requirement_lines(requirements.read_text()))
 
         return {
-            "actions": [guarded(wheelhouse_step, layout)],
+            "actions": [guarded(run_step, "wheelhouse", layout)],
             "file_dep": [str(requirements)],
             "uptodate": [docker_image_present(wheelhouse_image)],
             "targets": [str(layout.wheelhouse / "requirements.lock.txt")],
@@ -182,7 +174,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
             return lookup(record["image"]) == record["id"]
 
         return {
-            "actions": [guarded(image_step, layout)],
+            "actions": [guarded(run_step, "containerize", layout)],
             "task_dep": ["bento", "base_image", "wheelhouse"],
             "uptodate": [records_agree(layout.image_record, "bento_tag", layout.bento_record,
                                        "tag", current)],
@@ -192,7 +184,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     def task_push() -> dict[str, Any]:
         """Push the image to deployment.docker.registry; record it by digest."""
         return {
-            "actions": [guarded(push_step, layout)],
+            "actions": [guarded(run_step, "push", layout)],
             "task_dep": ["containerize"],
             "uptodate": [records_agree(layout.push_record, "image_id", layout.image_record,
                                        "id")],
@@ -205,7 +197,7 @@ def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
 
         k8s_templates = sorted((templates_dir() / "k8s").glob("*.j2"))
         return {
-            "actions": [guarded(k8s_step, layout)],
+            "actions": [guarded(run_step, "k8s", layout)],
             "task_dep": ["generate"],
             "file_dep": [str(layout.context_file), *sources, *map(str, k8s_templates)],
             "uptodate": [config_changed(json.dumps(

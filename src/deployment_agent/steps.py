@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -45,71 +47,44 @@ def validate_step(layout: Layout, settings_file: str | None, overrides: dict[str
             f"{context.model.estimator}); plan in {layout.context_file}")
 
 
-def compile_step(layout: Layout) -> str:
-    from .compile.compiler import compile_model
+@dataclass(frozen=True)
+class Step:
+    """One doit action: a stage's function, called with the build's layout, and how to say
+    in one line what it did."""
 
-    report = compile_model(layout)
-    return f"model runtime: {report['runtime']} ({report['reason']})"
+    target: str  # "<module under deployment_agent>:<function>"
+    summary: Callable[[Any, Layout], str]
 
-
-def generate_step(layout: Layout) -> str:
-    from .generate.generator import generate
-
-    manifest = generate(layout)
-    return (f"generated {len(manifest['files'])} files in {layout.deployment} "
-            f"(bento {manifest['bento_tag']})")
-
-
-def bento_step(layout: Layout) -> str:
-    from .package.bento import build
-
-    record = build(layout)
-    return f"bento {record['tag']} in {record['path']}"
+    def __call__(self, layout: Layout) -> str:
+        module, function = self.target.split(":")
+        result = getattr(import_module(f"deployment_agent.{module}"), function)(layout)
+        return self.summary(result, layout)
 
 
-def base_image_step(layout: Layout) -> str:
-    from .package.base_image import ensure_base_image
-
-    image = layout.read_json(layout.context_file)["image"]["base_image"]
-    return f"base image {image}: {ensure_base_image(image)}"
-
-
-def wheelhouse_step(layout: Layout) -> str:
-    from .package.wheelhouse import build_wheelhouse_image
-
-    ca_bundle = layout.read_json(layout.context_file)["image"]["build_ca_bundle"]
-    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
-                                   ca_bundle)
-    return f"wheelhouse {image} from {layout.wheelhouse}"
-
-
-def image_step(layout: Layout) -> str:
-    from .package.image import build
-
-    image = build(layout)
-    return (f"image {image['image']}: {image['size_bytes'] / 1e6:.0f} MB, built in "
-            f"{image['build_seconds']} s")
+STEPS: dict[str, Step] = {
+    "compile": Step("compile.compiler:compile_model",
+                    lambda r, _: f"model runtime: {r['runtime']} ({r['reason']})"),
+    "generate": Step("generate.generator:generate",
+                     lambda m, layout: f"generated {len(m['files'])} files in "
+                                       f"{layout.deployment} (bento {m['bento_tag']})"),
+    "bento": Step("package.bento:build", lambda r, _: f"bento {r['tag']} in {r['path']}"),
+    "base_image": Step("package.base_image:ensure_for", lambda r, _: f"base image {r}"),
+    "wheelhouse": Step("package.wheelhouse:build_for", lambda r, _: f"wheelhouse {r}"),
+    "containerize": Step("package.image:build",
+                         lambda r, _: f"image {r['image']}: {r['size_bytes'] / 1e6:.0f} MB, "
+                                      f"built in {r['build_seconds']} s"),
+    "push": Step("release.registry:push",
+                 lambda r, _: f"pushed {r['image']} as {r['reference']}"),
+    "k8s": Step("release.k8s:write",
+                lambda r, _: f"kustomize base in {r['folder']}: {len(r['kinds'])} objects "
+                             f"validated ({', '.join(r['kinds'])}), image {r['image']}"),
+    "smoke": Step("verify.smoke:smoke", lambda message, _: message),
+}
 
 
-def push_step(layout: Layout) -> str:
-    from .release.registry import push
-
-    pushed = push(layout)
-    return f"pushed {pushed['image']} as {pushed['reference']}"
-
-
-def k8s_step(layout: Layout) -> str:
-    from .release.k8s import write
-
-    written = write(layout)
-    return (f"kustomize base in {written['folder']}: {len(written['kinds'])} objects "
-            f"validated ({', '.join(written['kinds'])}), image {written['image']}")
-
-
-def smoke_step(layout: Layout) -> str:
-    from .verify.smoke import smoke
-
-    return smoke(layout)
+def run_step(name: str, layout: Layout) -> str:
+    """Run the step of task ``name`` on ``layout``; its one-line summary."""
+    return STEPS[name](layout)
 
 
 def serve_step(layout: Layout) -> str:

@@ -35,7 +35,7 @@ def test_a_verified_conversion_is_served(experiments: dict[str, Path], tmp_path:
     assert figures["label_mismatches"] == 0 and figures["max_abs_diff"] <= 1e-5
     assert record["model"]["file"] == "model/model.onnx"
     assert record["model"]["sha256"] == report["onnx_sha256"]
-    assert repr(report["onnx_sha256"]) in (out / "api" / "settings.py").read_text()
+    assert report["onnx_sha256"] in (out / "api" / "settings.py").read_text()
     assert "10001 rows" in (out / "runbook.md").read_text()
     assert not (out / "model" / "model.joblib").exists()
 

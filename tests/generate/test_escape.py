@@ -14,7 +14,6 @@ from manifests import HOSTILE, TEXT
 from deployment_agent.generate.escape import (
     columns,
     doc,
-    docker_str,
     md_code,
     md_fence,
     py,
@@ -65,7 +64,3 @@ def test_code_spans_hold_any_backticks(text: str) -> None:
     assert [t.type for t in inline] == ["code_inline"]
     assert inline[0].content == " ".join(text.split()).replace("|", "\\|")
     assert md_fence("a ```` b") == "`````" and md_fence("none") == "```"
-
-
-def test_dockerfile_words_escape_variables_and_quotes() -> None:
-    assert docker_str('say "$HOME" \\ now') == '"say \\"\\$HOME\\" \\\\ now"'

@@ -1,4 +1,4 @@
-"""Render user text safely into Python, YAML, Markdown, shell commands and Dockerfiles.
+"""Render user text safely into Python, YAML, JSON, Markdown and shell commands.
 
 Every user string (title, model name and version, feature names and descriptions, enum
 values, class labels) reaches a generated file only through one of these filters. Each
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import unicodedata
 from typing import Any
 
 import jinja2
@@ -96,12 +95,6 @@ def doc(text: str, indent: int = 0) -> str:
     return ("\n" + " " * indent).join(escaped)
 
 
-def comment(text: str, indent: int = 0) -> str:
-    """``text`` as ``#`` comment lines (wrapped, one line per physical line)."""
-    body = doc(text, 0).replace('\\"', '"').replace("\\\\", "\\")
-    return ("\n" + " " * indent).join(f"# {line}" for line in body.split("\n"))
-
-
 def yaml_str(value: Any) -> str:
     """A YAML scalar (double-quoted string with escapes, or a plain number/boolean)."""
     if isinstance(value, str):
@@ -146,16 +139,10 @@ def json_text(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False)
 
 
-def docker_str(text: str) -> str:
-    """A double-quoted Dockerfile word: ``\\``, ``"`` and ``$`` escaped, one line."""
-    flat = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    return '"' + re.sub(r'([\\"$])', r"\\\1", flat) + '"'
-
-
 def yaml_document(data: Any) -> str:
     """A YAML document of ``data``: block style, keys in order, any text escaped."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-FILTERS = {"yaml_document": yaml_document, "py": py, "doc": doc, "comment": comment, "yaml": yaml_str, "md": md,
-           "md_code": md_code, "shell": shell, "tojson": json_text, "docker": docker_str}
+FILTERS = {"py": py, "doc": doc, "yaml": yaml_str, "yaml_document": yaml_document, "md": md,
+           "md_code": md_code, "shell": shell, "tojson": json_text}

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..contract.errors import BuildError
+from ..plan.layout import Layout
 from . import docker
 
 SUITE = "bookworm"
@@ -80,3 +81,9 @@ def ensure_base_image(image: str) -> str:
         return "pulled"
     build_local_base(image)
     return "built"
+
+
+def ensure_for(layout: Layout) -> str:
+    """Make the base image of ``layout``'s plan available; say which and how."""
+    image = layout.read_json(layout.context_file)["image"]["base_image"]
+    return f"{image}: {ensure_base_image(image)}"

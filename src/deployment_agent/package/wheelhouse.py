@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..contract.errors import BuildError
 from ..hashing import sha256_file
+from ..plan.layout import Layout
 from ..plan.runtime import wheelhouse_image
 from . import docker
 
@@ -71,3 +72,11 @@ def build_wheelhouse_image(requirements: Path, workdir: Path,
                                         "/wheels/\n")
     docker.build(workdir, image, quiet=True)
     return image
+
+
+def build_for(layout: Layout) -> str:
+    """Build the wheelhouse image of ``layout``'s requirements; say which."""
+    ca_bundle = layout.read_json(layout.context_file)["image"]["build_ca_bundle"]
+    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
+                                   ca_bundle)
+    return f"{image} from {layout.wheelhouse}"

@@ -15,13 +15,27 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MANIFEST = Path("artifacts/modeling/experiment_manifest.json")
 MANIFEST_ENV = "DEPLOYMENT_AGENT_MANIFEST"
 BENTO_STORE_ENV = "DEPLOYMENT_AGENT_BENTOS"
+
+
+# The build state's files, relative to the state folder, and the task that writes each.
+STATE_FILES = {
+    "context_file": "context.json",  # validate: the typed plan
+    "compiled_model": "compiled/model.onnx",  # compile, when the conversion passes the gate
+    "gate_report": "compiled/gate.json",  # compile: what the gate found, the runtime chosen
+    "bento_record": "bento.json",  # bento
+    "wheelhouse": "wheelhouse",  # wheelhouse
+    "image_record": "image.json",  # containerize
+    "push_record": "push.json",  # push
+    "smoke_report": "smoke.json",  # smoke
+    "doit_db": "doit.db",  # doit's own database
+}
 
 
 @dataclass(frozen=True)
@@ -31,21 +45,19 @@ class Layout:
     manifest: Path
     deployment: Path
     state: Path
+    context_file: Path = field(init=False)
+    compiled_model: Path = field(init=False)
+    gate_report: Path = field(init=False)
+    bento_record: Path = field(init=False)
+    wheelhouse: Path = field(init=False)
+    image_record: Path = field(init=False)
+    push_record: Path = field(init=False)
+    smoke_report: Path = field(init=False)
+    doit_db: Path = field(init=False)
 
-    @property
-    def context_file(self) -> Path:
-        """The validated, typed template context (written by ``validate``)."""
-        return self.state / "context.json"
-
-    @property
-    def compiled_model(self) -> Path:
-        """The ONNX conversion of the model (written by ``compile`` when it converts)."""
-        return self.state / "compiled" / "model.onnx"
-
-    @property
-    def gate_report(self) -> Path:
-        """What the verification gate found (written by ``compile``)."""
-        return self.state / "compiled" / "gate.json"
+    def __post_init__(self) -> None:
+        for name, relative in STATE_FILES.items():
+            object.__setattr__(self, name, self.state / relative)
 
     @property
     def k8s(self) -> Path:
@@ -62,30 +74,6 @@ class Layout:
         """BENTOML_HOME of this build (DEPLOYMENT_AGENT_BENTOS moves it)."""
         store = os.environ.get(BENTO_STORE_ENV)
         return Path(store).resolve() if store else (self.state / "bentoml").resolve()
-
-    @property
-    def bento_record(self) -> Path:
-        return self.state / "bento.json"
-
-    @property
-    def image_record(self) -> Path:
-        return self.state / "image.json"
-
-    @property
-    def push_record(self) -> Path:
-        return self.state / "push.json"
-
-    @property
-    def wheelhouse(self) -> Path:
-        return self.state / "wheelhouse"
-
-    @property
-    def smoke_report(self) -> Path:
-        return self.state / "smoke.json"
-
-    @property
-    def doit_db(self) -> Path:
-        return self.state / "doit.db"
 
     def read_json(self, path: Path) -> Any:
         """One of the build's JSON records."""

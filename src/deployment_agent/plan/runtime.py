@@ -30,20 +30,22 @@ SERVING_STACK = ("fastapi", "uvicorn", "httptools", "uvloop", "pydantic", "pydan
 
 
 @dataclass(frozen=True)
-class ServingRuntime:
-    """How the service is run and packaged."""
+class Runtime:
+    """A choice of how the service runs: its name, its label for people, the packages it
+    adds to requirements.txt. Its templates overlay the common ones (``serving/<name>`` or
+    ``models/<name>``)."""
 
     name: str
     label: str
     packages: tuple[str, ...]
-    # The image's build context: the bento (BentoML's containerize) or the deployment folder.
-    builds_from_bento: bool
-    # Files of the deployment that only describe how to build the image (not in the bento).
-    image_files: tuple[str, ...]
 
-    @property
-    def templates(self) -> str:
-        return f"serving/{self.name}"
+
+@dataclass(frozen=True)
+class ServingRuntime(Runtime):
+    """How the service is run and packaged."""
+
+    # The image's build context: the bento (BentoML's containerize) or the deployment folder.
+    builds_from_bento: bool = False
 
     def service_root(self, deployment: Path, bento: Path | None) -> Path:
         """Where ``python -m api.serve`` runs, as in the image: the bento's ``src/`` or the
@@ -52,18 +54,11 @@ class ServingRuntime:
 
 
 @dataclass(frozen=True)
-class ModelRuntime:
+class ModelRuntime(Runtime):
     """How the model is loaded and scored inside the service."""
 
-    name: str
-    label: str
-    packages: tuple[str, ...]
     # It serves the compile step's ONNX file instead of the trained model file.
-    serves_compiled: bool
-
-    @property
-    def templates(self) -> str:
-        return f"models/{self.name}"
+    serves_compiled: bool = False
 
     def served_file(self, trained: str) -> str:
         """The model file's path inside the deployment."""
@@ -77,10 +72,8 @@ class ModelRuntime:
                 *(("pandas",) if uses_dataframe else ()))
 
 
-BENTOML = ServingRuntime("bentoml", "BentoML", ("bentoml", "kantoku"), builds_from_bento=True,
-                         image_files=("Dockerfile", "docker/Dockerfile.template"))
-UVICORN = ServingRuntime("uvicorn", "uvicorn", (), builds_from_bento=False,
-                         image_files=("Dockerfile", ".dockerignore"))
+BENTOML = ServingRuntime("bentoml", "BentoML", ("bentoml", "kantoku"), builds_from_bento=True)
+UVICORN = ServingRuntime("uvicorn", "uvicorn", ())
 SKLEARN = ModelRuntime("sklearn", "scikit-learn",
                        ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"),
                        serves_compiled=False)

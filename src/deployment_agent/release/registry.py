@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from ..contract.errors import BuildError
+from ..package import docker
 from ..plan.history import record
 from ..plan.layout import Layout
-from ..package import docker
 
 
 def push(layout: Layout) -> dict[str, Any]:
