@@ -69,6 +69,16 @@ def main() -> None:
         roots = {name: service_root(name, layout) for name, layout in layouts.items()}
         ours = [subjects.ours(LABELS[name], roots[name], layout.bento_store)
                 for name, layout in layouts.items()]
+        # BentoML's own endpoints on the same build: one record per call, directly and
+        # through BentoML's adaptive batching (which merges concurrent calls).
+        store = layouts["bentoml-onnx"].bento_store
+        for route, body in (("/bento/predict", subjects.single),
+                            ("/bento/predict_adaptive", lambda r: {"records": [r]})):
+            subject = subjects.ours(f"{targets.BENTO}, BentoML API {route}",
+                                    roots["bentoml-onnx"], store)
+            subject.predict_path, subject.predict_body = route, body
+            subject.batch_path = subject.batch_body = None
+            ours.append(subject)
         if docker:
             image = results["images"]["bentoml-onnx"]["image"]
             ours.append(subjects.Subject("ours: container (BentoML runtime, ONNX)", "ours",
@@ -78,7 +88,6 @@ def main() -> None:
         for subject in [*ours, *others]:
             load.measure(subject, records, args.seconds)
         print("drift cost", flush=True)
-        store = layouts["bentoml-onnx"].bento_store
         on = subjects.ours("drift on", roots["bentoml-onnx"], store)
         off = subjects.ours("drift off", roots["bentoml-onnx"], store,
                             {"ENABLE_DRIFT_DETECTION": "false"})

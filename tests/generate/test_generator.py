@@ -14,7 +14,6 @@ from conftest import Deployment
 
 from deployment_agent import run_deployment_agent
 from deployment_agent.contract.errors import DeploymentAgentError
-from deployment_agent.generate.checks import REQUIRED_SECTIONS, runbook_problems
 from deployment_agent.hashing import sha256_file
 from deployment_agent.package.bento import build
 from deployment_agent.plan.layout import layout_for
@@ -102,27 +101,6 @@ def test_feature_names_with_spaces_become_aliases(deployments: dict[str, Deploym
     assert 'petal_length_cm: Annotated[' in schemas
     assert 'alias="petal length (cm)"' in schemas
     assert 'Literal["north meadow", "river bank", "south ridge"]' in schemas
-
-
-def test_runbook_is_complete_and_specific(deployments: dict[str, Deployment]) -> None:
-    for deployment in deployments.values():
-        text = (deployment.layout.deployment / "runbook.md").read_text()
-        assert runbook_problems(text, deployment.context) == []
-        for section in REQUIRED_SECTIONS:
-            assert section in text
-
-
-def test_runbook_check_finds_missing_and_empty_sections(
-        deployments: dict[str, Deployment]) -> None:
-    deployment = deployments["churn"]
-    text = (deployment.layout.deployment / "runbook.md").read_text()
-    rollback_start = text.index("## 6. Rollback")
-    contacts_start = text.index("## 7. Contacts")
-    emptied = text[:rollback_start] + "## 6. Rollback\n\n" + text[contacts_start:]
-    assert runbook_problems(emptied, deployment.context) == ["section 'Rollback' is empty"]
-    problems = runbook_problems(text.replace("## 3. Health checks", "## 3. Other"),
-                                deployment.context)
-    assert "section 'Health checks' is missing" in problems
 
 
 def test_rollback_names_the_previous_image(experiments: dict[str, Path],
