@@ -129,7 +129,8 @@ def test_uvicorn_runtime_has_its_own_dockerfile_and_no_bentoml(experiments: dict
     assert "FROM deployment-agent/wheelhouse:" in dockerfile
     assert "bentoml" not in (out / "requirements.txt").read_text()
     assert manifest["files"]["Dockerfile"] == sha256_file(out / "Dockerfile")
-    assert not (out / "docker").exists() and (out / ".dockerignore").is_file()
+    assert not (out / "docker" / "Dockerfile.template").exists()
+    assert (out / ".dockerignore").is_file() and (out / "docker" / "slim_rootfs.py").is_file()
 
 
 def test_prediction_is_read_off_predict_proba_only_where_exact(
