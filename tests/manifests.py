@@ -98,7 +98,11 @@ def experiments(draw: st.DrawFn) -> dict[str, Any]:
     """A manifest (without model_path/sha) and the fitting recipe."""
     count = draw(st.one_of(st.integers(1, 12), st.integers(13, 500),
                            st.sampled_from([100, 250, 500])))
-    feature_names = _unique(draw(st.lists(names(), min_size=count, max_size=count)))
+    feature_names = []
+    for name in draw(st.lists(names(), min_size=count, max_size=count)):
+        while name in feature_names:  # keep the count: a repeated name gets a suffix
+            name = f"{name}_{len(feature_names)}"
+        feature_names.append(name)
     schema = {name: draw(feature_specs()) for name in feature_names}
     task = draw(st.sampled_from(["classification", "regression"]))
     classes = None
