@@ -91,7 +91,6 @@ def run_doit(config: Any, doit_args: Sequence[str]) -> int:
 
     from .graph import make_tasks
 
-    config.layout.state.mkdir(parents=True, exist_ok=True)
     namespace = {**make_tasks(config), "DOIT_CONFIG": config.doit_config}
     return int(DoitMain(ModuleTaskLoader(namespace)).run(list(doit_args)))
 

@@ -58,6 +58,9 @@ class BuildConfig:
 
     @property
     def doit_config(self) -> dict[str, Any]:
+        """doit's configuration; its database lives in the build state folder, which is
+        created here because doit writes the database even when no task of ours ran."""
+        self.layout.state.mkdir(parents=True, exist_ok=True)
         return {"default_tasks": DEFAULT_TASKS, "verbosity": 2,
                 "dep_file": str(self.layout.doit_db), "backend": "json"}
 
