@@ -46,6 +46,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
                   "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
 
 
+def test_one_task_alone_runs_in_a_fresh_project(tmp_path: Path) -> None:
+    """doit writes its database into the build state folder even when only the examples
+    are trained: the folder exists before it does."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code, output = doit(tmp_path, "train_example:churn",
+                        env={"PYTHONPATH": os.pathsep.join([str(tmp_path),
+                                                             os.environ.get("PYTHONPATH", "")])})
+    assert code == 0, output
+    assert (tmp_path / "artifacts/deployment-build/doit.db").is_file()
+
+
 def test_first_run_builds_everything_and_second_run_nothing(
         project: tuple[Path, dict[str, str]]) -> None:
     root, env = project

@@ -9,12 +9,12 @@ the standard library (and doit) only: the steps import their stage when they run
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from doit import create_after
 from doit.tools import config_changed
@@ -22,7 +22,7 @@ from doit.tools import config_changed
 from . import __version__
 from .contract.settings_schema import SETTINGS_FILE_ENV, environment
 from .plan.layout import Layout, layout_for
-from .resources import source_files, template_files
+from .resources import source_files, template_files, templates_dir
 from .steps import (
     base_image_current,
     docker_image_present,
@@ -38,13 +38,12 @@ DEFAULT_TASKS = ["validate", "compile", "generate", "bento", "smoke"]
 PROJECT_SETTINGS = Path("config/settings.yaml")
 
 
-@dataclass(frozen=True)
-class BuildConfig:
+class BuildConfig(NamedTuple):
     """What one build is of: a manifest's layout, a settings file, option overrides."""
 
     layout: Layout
-    settings_file: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    settings_file: str | None
+    overrides: dict[str, Any]
 
     @classmethod
     def create(cls, manifest: str | Path | None = None, output_dir: str | Path | None = None,
@@ -79,134 +78,176 @@ def _generated_files(layout: Layout) -> list[str]:
     return [str(layout.deployment / rel) for rel in files]
 
 
+def validate(config: BuildConfig) -> dict[str, Any]:
+    """Validate the manifest, its model file and the settings; write the typed plan."""
+    layout = config.layout
+    return {
+        "actions": [guarded(validate_step, layout, config.settings_file, config.overrides)],
+        "file_dep": [str(layout.manifest), *_sources(),
+                     *([config.settings_file] if config.settings_file else [])],
+        "targets": [str(layout.context_file)],
+        "uptodate": [config_changed(json.dumps({
+            "env": environment(), "overrides": config.overrides, "version": __version__},
+            sort_keys=True, default=str)), model_unchanged(layout)],
+        "clean": True,
+    }
+
+
+def compile_(config: BuildConfig) -> dict[str, Any]:
+    """Convert the model to ONNX and verify it against scikit-learn (the gate)."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "compile", layout)],
+        "file_dep": [str(layout.context_file), *_sources()],
+        "targets": [str(layout.gate_report)],
+        "clean": True,
+    }
+
+
+def generate(config: BuildConfig) -> dict[str, Any]:
+    """Render the deployment from the templates, check it, and swap it in whole."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "generate", layout)],
+        "file_dep": [str(layout.context_file), str(layout.gate_report), *_sources(),
+                     *(str(p) for p in template_files())],
+        "targets": _generated_files(layout),
+    }
+
+
+def bento(config: BuildConfig) -> dict[str, Any]:
+    """Build the deployment into a bento in the build's BentoML store."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "bento", layout)],
+        "task_dep": ["generate"],
+        "uptodate": [records_agree(layout.bento_record, "tag",
+                                   layout.deployment / "deployment_manifest.json", "bento_tag",
+                                   lambda r: Path(r["path"]).is_dir())],
+        "targets": [str(layout.bento_record)],
+    }
+
+
+def smoke(config: BuildConfig) -> dict[str, Any]:
+    """Serve the build with the image's entrypoint, check every endpoint, stop it."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "smoke", layout)],
+        "task_dep": ["bento"],
+        "uptodate": [records_agree(layout.smoke_report, "tag", layout.bento_record, "tag")],
+        "targets": [str(layout.smoke_report)],
+    }
+
+
+def serve(config: BuildConfig) -> dict[str, Any]:
+    """Serve the build in the foreground on the configured host and port (PORT)."""
+    return {"actions": [guarded(serve_step, config.layout)], "task_dep": ["bento"],
+            "uptodate": [False], "verbosity": 2}
+
+
+def base_image(config: BuildConfig) -> dict[str, Any]:
+    """Make the base image available: present, pulled, or built from Debian packages."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "base_image", layout)],
+        "file_dep": [str(layout.context_file)],
+        "uptodate": [base_image_current(layout)],
+    }
+
+
+def wheelhouse(config: BuildConfig) -> dict[str, Any]:
+    """Build the pinned, hashed wheelhouse of requirements.txt for offline builds."""
+    layout = config.layout
+    requirements = layout.deployment / "requirements.txt"
+
+    def wheelhouse_image() -> str | None:
+        from .package.wheelhouse import requirement_lines
+        from .plan.runtime import wheelhouse_image as image_of
+
+        if not requirements.is_file():
+            return None
+        return image_of(requirement_lines(requirements.read_text()))
+
+    return {
+        "actions": [guarded(run_step, "wheelhouse", layout)],
+        "file_dep": [str(requirements)],
+        "uptodate": [docker_image_present(wheelhouse_image)],
+        "targets": [str(layout.wheelhouse / "requirements.lock.txt")],
+    }
+
+
+def containerize(config: BuildConfig) -> dict[str, Any]:
+    """Build the service's image offline (--network=none) for its serving runtime."""
+    layout = config.layout
+
+    def current(record: dict[str, Any]) -> bool:
+        from .package.docker import image_id
+
+        return image_id(record["image"]) == record["id"]
+
+    return {
+        "actions": [guarded(run_step, "containerize", layout)],
+        "task_dep": ["bento", "base_image", "wheelhouse"],
+        "uptodate": [records_agree(layout.image_record, "bento_tag", layout.bento_record,
+                                   "tag", current)],
+        "targets": [str(layout.image_record)],
+    }
+
+
+def push(config: BuildConfig) -> dict[str, Any]:
+    """Push the image to deployment.docker.registry; record it by digest."""
+    layout = config.layout
+    return {
+        "actions": [guarded(run_step, "push", layout)],
+        "task_dep": ["containerize"],
+        "uptodate": [records_agree(layout.push_record, "image_id", layout.image_record, "id")],
+        "targets": [str(layout.push_record)],
+    }
+
+
+def k8s(config: BuildConfig) -> dict[str, Any]:
+    """Write the Kubernetes kustomize base (by digest once pushed), validated offline."""
+    layout = config.layout
+    k8s_templates = sorted((templates_dir() / "k8s").glob("*.j2"))
+    pushed = layout.read_json(layout.push_record) if layout.push_record.is_file() else {}
+    return {
+        "actions": [guarded(run_step, "k8s", layout)],
+        "task_dep": ["generate"],
+        "file_dep": [str(layout.context_file), *_sources(), *map(str, k8s_templates)],
+        "uptodate": [config_changed(json.dumps(pushed, sort_keys=True))],
+        "targets": [str(layout.k8s / p.name.removesuffix(".j2")) for p in k8s_templates],
+    }
+
+
+# The graph, in the order `doit list` shows it. generate is created once compile has run:
+# its targets (the files it writes) depend on the runtime compile chose.
+TASKS: dict[str, Callable[[BuildConfig], dict[str, Any]]] = {
+    "validate": validate, "compile": compile_, "generate": generate, "bento": bento,
+    "smoke": smoke, "serve": serve, "base_image": base_image, "wheelhouse": wheelhouse,
+    "containerize": containerize, "push": push, "k8s": k8s,
+}
+
+
+def _creator(spec: Callable[[BuildConfig], dict[str, Any]], config: BuildConfig
+             ) -> Callable[[], dict[str, Any]]:
+    """A doit task creator of ``spec`` for ``config`` (one short body: doit reads each
+    creator's source lines on every run)."""
+    def task() -> dict[str, Any]:
+        return spec(config)
+
+    task.__doc__ = spec.__doc__
+    return task
+
+
+@functools.cache
+def _sources() -> tuple[str, ...]:
+    return tuple(str(p) for p in source_files())
+
+
 def make_tasks(config: BuildConfig) -> dict[str, Callable[[], Any]]:
     """The task creators of one build, by doit name (``task_<name>``)."""
-    layout = config.layout
-    sources = [str(p) for p in source_files()]
-    deployment_manifest = layout.deployment / "deployment_manifest.json"
-
-    def task_validate() -> dict[str, Any]:
-        """Validate the manifest, its model file and the settings; write the typed plan."""
-        return {
-            "actions": [guarded(validate_step, layout, config.settings_file, config.overrides)],
-            "file_dep": [str(layout.manifest), *sources,
-                         *([config.settings_file] if config.settings_file else [])],
-            "targets": [str(layout.context_file)],
-            "uptodate": [config_changed(json.dumps({
-                "env": environment(), "overrides": config.overrides, "version": __version__},
-                sort_keys=True, default=str)), model_unchanged(layout)],
-            "clean": True,
-        }
-
-    def task_compile() -> dict[str, Any]:
-        """Convert the model to ONNX and verify it against scikit-learn (the gate)."""
-        return {
-            "actions": [guarded(run_step, "compile", layout)],
-            "file_dep": [str(layout.context_file), *sources],
-            "targets": [str(layout.gate_report)],
-            "clean": True,
-        }
-
-    @create_after(executed="compile", target_regex=f"{layout.deployment}/.*")
-    def task_generate() -> dict[str, Any]:
-        """Render the deployment from the templates, check it, and swap it in whole."""
-        return {
-            "actions": [guarded(run_step, "generate", layout)],
-            "file_dep": [str(layout.context_file), str(layout.gate_report), *sources,
-                         *(str(p) for p in template_files())],
-            "targets": _generated_files(layout),
-        }
-
-    def task_bento() -> dict[str, Any]:
-        """Build the deployment into a bento in the build's BentoML store."""
-        return {
-            "actions": [guarded(run_step, "bento", layout)],
-            "task_dep": ["generate"],
-            "uptodate": [records_agree(layout.bento_record, "tag", deployment_manifest,
-                                       "bento_tag", lambda r: Path(r["path"]).is_dir())],
-            "targets": [str(layout.bento_record)],
-        }
-
-    def task_smoke() -> dict[str, Any]:
-        """Serve the build with the image's entrypoint, check every endpoint, stop it."""
-        return {
-            "actions": [guarded(run_step, "smoke", layout)],
-            "task_dep": ["bento"],
-            "uptodate": [records_agree(layout.smoke_report, "tag", layout.bento_record, "tag")],
-            "targets": [str(layout.smoke_report)],
-        }
-
-    def task_serve() -> dict[str, Any]:
-        """Serve the build in the foreground on the configured host and port (PORT)."""
-        return {"actions": [guarded(serve_step, layout)], "task_dep": ["bento"],
-                "uptodate": [False], "verbosity": 2}
-
-    def task_base_image() -> dict[str, Any]:
-        """Make the base image available: present, pulled, or built from Debian packages."""
-        return {
-            "actions": [guarded(run_step, "base_image", layout)],
-            "file_dep": [str(layout.context_file)],
-            "uptodate": [base_image_current(layout)],
-        }
-
-    def task_wheelhouse() -> dict[str, Any]:
-        """Build the pinned, hashed wheelhouse of requirements.txt for offline builds."""
-        requirements = layout.deployment / "requirements.txt"
-
-        def wheelhouse_image() -> str | None:
-            from .package.wheelhouse import requirement_lines
-            from .plan.runtime import wheelhouse_image as image_of
-
-            if not requirements.is_file():
-                return None
-            return image_of(requirement_lines(requirements.read_text()))
-
-        return {
-            "actions": [guarded(run_step, "wheelhouse", layout)],
-            "file_dep": [str(requirements)],
-            "uptodate": [docker_image_present(wheelhouse_image)],
-            "targets": [str(layout.wheelhouse / "requirements.lock.txt")],
-        }
-
-    def task_containerize() -> dict[str, Any]:
-        """Build the service's image offline (--network=none) for its serving runtime."""
-
-        def current(record: dict[str, Any]) -> bool:
-            from .package.docker import image_id as lookup
-
-            return lookup(record["image"]) == record["id"]
-
-        return {
-            "actions": [guarded(run_step, "containerize", layout)],
-            "task_dep": ["bento", "base_image", "wheelhouse"],
-            "uptodate": [records_agree(layout.image_record, "bento_tag", layout.bento_record,
-                                       "tag", current)],
-            "targets": [str(layout.image_record)],
-        }
-
-    def task_push() -> dict[str, Any]:
-        """Push the image to deployment.docker.registry; record it by digest."""
-        return {
-            "actions": [guarded(run_step, "push", layout)],
-            "task_dep": ["containerize"],
-            "uptodate": [records_agree(layout.push_record, "image_id", layout.image_record,
-                                       "id")],
-            "targets": [str(layout.push_record)],
-        }
-
-    def task_k8s() -> dict[str, Any]:
-        """Write the Kubernetes kustomize base (by digest once pushed), validated offline."""
-        from .resources import templates_dir
-
-        k8s_templates = sorted((templates_dir() / "k8s").glob("*.j2"))
-        return {
-            "actions": [guarded(run_step, "k8s", layout)],
-            "task_dep": ["generate"],
-            "file_dep": [str(layout.context_file), *sources, *map(str, k8s_templates)],
-            "uptodate": [config_changed(json.dumps(
-                layout.read_json(layout.push_record) if layout.push_record.is_file()
-                else {}, sort_keys=True))],
-            "targets": [str(layout.k8s / p.name.removesuffix(".j2")) for p in k8s_templates],
-        }
-
-    return {name: creator for name, creator in locals().items() if name.startswith("task_")}
+    creators = {f"task_{name}": _creator(spec, config) for name, spec in TASKS.items()}
+    creators["task_generate"] = create_after(
+        executed="compile", target_regex=f"{config.layout.deployment}/.*")(
+        creators["task_generate"])
+    return creators

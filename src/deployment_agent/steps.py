@@ -11,10 +11,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from doit.exceptions import TaskFailed
 
@@ -47,8 +46,7 @@ def validate_step(layout: Layout, settings_file: str | None, overrides: dict[str
             f"{context.model.estimator}); plan in {layout.context_file}")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One doit action: a stage's function, called with the build's layout, and how to say
     in one line what it did."""
 

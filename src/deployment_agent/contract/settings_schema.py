@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One setting under ``deployment:`` in settings.yaml."""
+class Setting(NamedTuple):
+    """One setting under ``deployment:`` in settings.yaml (a named tuple: doit imports this
+    module on every run, and a dataclass would cost it the dataclass machinery)."""
 
     key: str  # dotted path, e.g. "api.port"
     type: str  # "str", "path", "int", "float", "bool" or "list" (of strings)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +37,30 @@ STATE_FILES = {
 }
 
 
-@dataclass(frozen=True)
 class Layout:
-    """The paths of one build."""
+    """The paths of one build (a plain class: doit imports this module on every run)."""
 
+    __slots__ = ("manifest", "deployment", "state", *STATE_FILES)
     manifest: Path
     deployment: Path
     state: Path
-    context_file: Path = field(init=False)
-    compiled_model: Path = field(init=False)
-    gate_report: Path = field(init=False)
-    bento_record: Path = field(init=False)
-    wheelhouse: Path = field(init=False)
-    image_record: Path = field(init=False)
-    push_record: Path = field(init=False)
-    smoke_report: Path = field(init=False)
-    doit_db: Path = field(init=False)
+    context_file: Path
+    compiled_model: Path
+    gate_report: Path
+    bento_record: Path
+    wheelhouse: Path
+    image_record: Path
+    push_record: Path
+    smoke_report: Path
+    doit_db: Path
 
-    def __post_init__(self) -> None:
+    def __init__(self, manifest: Path, deployment: Path, state: Path) -> None:
+        self.manifest, self.deployment, self.state = manifest, deployment, state
         for name, relative in STATE_FILES.items():
-            object.__setattr__(self, name, self.state / relative)
+            setattr(self, name, state / relative)
+
+    def __repr__(self) -> str:
+        return f"Layout({self.manifest}, {self.deployment}, {self.state})"
 
     @property
     def k8s(self) -> Path:
