@@ -91,8 +91,11 @@ def main() -> None:
         on = subjects.ours("drift on", roots["bentoml-onnx"], store)
         off = subjects.ours("drift off", roots["bentoml-onnx"], store,
                             {"ENABLE_DRIFT_DETECTION": "false"})
-        results["drift_cost"] = {"on_rps": load.predict_rps(on, example, args.seconds),
-                                 "off_rps": load.predict_rps(off, example, args.seconds)}
+        compared = load.alternating_rps({"on": on, "off": off}, example, args.seconds)
+        results["drift_cost"] = {"on_rps": compared["on"]["rps"],
+                                 "off_rps": compared["off"]["rps"],
+                                 "on_samples": compared["on"]["samples"],
+                                 "off_samples": compared["off"]["samples"]}
         print("profile", flush=True)
         results["profile"] = profile.profile(roots["bentoml-onnx"], store, example,
                                              args.seconds)

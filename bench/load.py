@@ -4,6 +4,8 @@ loaded."""
 
 from __future__ import annotations
 
+import contextlib
+import statistics
 from typing import Any
 
 from deployment_agent.verify import loadgen
@@ -37,9 +39,19 @@ def measure(subject: Subject, records: list[dict[str, Any]], seconds: float) -> 
           flush=True)
 
 
-def predict_rps(subject: Subject, record: dict[str, Any], seconds: float) -> float:
-    """Requests/s of ``/predict`` at concurrency 8 alone (for on/off comparisons)."""
-    with subject.start() as base_url:
-        url = base_url + subject.predict_path
-        loadgen.run(url, 8, min(seconds, 2), record)
-        return loadgen.run(url, 8, seconds, record)["rps"]
+def alternating_rps(subjects: dict[str, Subject], record: dict[str, Any], seconds: float,
+                    rounds: int = 5) -> dict[str, dict[str, Any]]:
+    """Requests/s of ``/predict`` at concurrency 8 for servers compared with each other:
+    all started at once, loaded in turn ``rounds`` times, so that a slow moment of the
+    machine falls on every side; each gets the median of its rounds and every sample."""
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(s.start()) + s.predict_path
+                for name, s in subjects.items()}
+        for url in urls.values():
+            loadgen.run(url, 8, min(seconds, 2), record)  # warm-up
+        samples: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                samples[name].append(loadgen.run(url, 8, seconds, record)["rps"])
+    return {name: {"rps": statistics.median(values), "samples": values}
+            for name, values in samples.items()}

@@ -64,8 +64,12 @@ def _serving(results: dict[str, Any]) -> list[str]:
                          f"{h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms.")
     if "drift_cost" in results:
         cost = results["drift_cost"]
-        lines.append(f"\nDrift monitoring (BentoML runtime, ONNX, c=8): {cost['on_rps']:.0f} "
-                     f"req/s on, {cost['off_rps']:.0f} req/s off.")
+        rounds = ", ".join(f"{on:.0f}/{off:.0f}" for on, off in
+                           zip(cost.get("on_samples", []), cost.get("off_samples", []),
+                               strict=True))
+        lines.append(f"\nDrift monitoring (BentoML runtime, ONNX, c=8, both servers up, "
+                     f"loaded in turn, medians): {cost['on_rps']:.0f} req/s on, "
+                     f"{cost['off_rps']:.0f} req/s off (rounds on/off: {rounds}).")
     return lines
 
 

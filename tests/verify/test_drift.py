@@ -109,3 +109,42 @@ def test_a_mean_shift_moves_the_predictions_too(
     shifted = drift(base_url)
     assert shifted["psi"]["tenure_months"] >= 0.25 and shifted["psi"]["is_active"] >= 0.25
     assert shifted["prediction"] >= 0.1, shifted  # far more churners than in training
+
+
+def bin_counts(base_url: str) -> dict[str, float]:
+    """Every drift bin counter of one scrape, summed over the workers."""
+    text = httpx.get(base_url + "/metrics").text
+    counts: dict[str, float] = {}
+    for found in re.finditer(r"^(drift_(?:feature|prediction)_bin_total\{[^}]*\}) (\S+)",
+                             text, re.MULTILINE):
+        counts[found[1]] = counts.get(found[1], 0.0) + float(found[2])
+    return counts
+
+
+def test_one_record_at_a_time_counts_as_a_batch_does(
+        churn_service: tuple[ServiceProcess, Deployment]) -> None:
+    # /predict counts without arrays, /predict/batch vectorised: the same records must land
+    # in the same bins either way (a value on a bin edge included).
+    server, deployment = churn_service
+    base_url = server.base_url
+    records = churn_records(150, seed=21)
+    edges = {f.name: f.drift.edges for f in deployment.context.features
+             if f.drift and f.drift.edges}
+    records[0] = {**records[0], "age": int(edges["age"][3]),
+                  "credit_score": edges["credit_score"][0]}
+
+    def delta(send_them: Any) -> dict[str, float]:
+        before = bin_counts(base_url)
+        send_them()
+        after = bin_counts(base_url)
+        return {k: v - before.get(k, 0.0) for k, v in after.items()
+                if v - before.get(k, 0.0)}
+
+    def one_by_one() -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            for record in records:
+                assert client.post("/predict", json=record).status_code == 200
+
+    singles = delta(one_by_one)
+    batched = delta(lambda: send(base_url, records))
+    assert singles == batched and sum(singles.values()) == 7 * len(records), singles
