@@ -80,6 +80,8 @@ def _build(results: dict[str, Any]) -> list[str]:
              f"{b['cold_s']:.2f} | {', '.join(b['cold_ran'])} |",
              f"| no-op `doit` (median of {b['noop_runs']}) | {b['noop_s']:.3f} | "
              f"{', '.join(b['noop_ran']) or 'none'} |",
+             f"| floor: no-op `doit` with a one-task dodo.py, same runs (median) | "
+             f"{b.get('floor_s', float('nan')):.3f} | none |",
              f"| no-op `deployment-agent deploy` (median of {b['noop_runs']}) | "
              f"{b['cli_noop_s']:.3f} | none |",
              f"| `doit` after editing one runbook section | {b['template_s']:.2f} | "
