@@ -118,6 +118,31 @@ def test_an_invalid_manifest_fails_doit_and_keeps_the_deployment(
     assert (root / "artifacts/deployment/api/schemas.py").read_bytes() == before
 
 
+def test_the_model_file_is_a_dependency_checked_by_content(
+        project: tuple[Path, dict[str, str]]) -> None:
+    """A touched model is still up to date; a model whose bytes changed reruns validate,
+    which refuses it against the manifest's checksum; the good bytes back, it settles."""
+    root, env = project
+    model = root / "artifacts/modeling/model.joblib"
+    good = model.read_bytes()
+    assert doit(root, "validate", env=env)[0] == 0  # settled (earlier tests change settings)
+    os.utime(model)
+    code, output = doit(root, "validate", env=env)
+    assert code == 0 and ran(output) == set(), output
+    model.write_bytes(good + b"\0")
+    try:
+        code, output = doit(root, "validate", env=env)
+    finally:
+        model.write_bytes(good)
+    assert code != 0 and "model_sha256" in output, output
+    assert "Traceback" not in output
+    # doit forgets a task that failed, so the good bytes back rerun validate once.
+    code, output = doit(root, "validate", env=env)
+    assert code == 0 and ran(output) == {"validate"}, output
+    code, output = doit(root, "validate", env=env)
+    assert code == 0 and ran(output) == set(), output
+
+
 def test_another_manifest_is_selected_by_parameter(project: tuple[Path, dict[str, str]]) -> None:
     root, env = project
     manifest = "artifacts/examples/iris_sites/modeling/experiment_manifest.json"

@@ -29,6 +29,7 @@ from .steps import (
     guarded,
     model_unchanged,
     records_agree,
+    remember_model,
     run_step,
     serve_step,
     validate_step,
@@ -82,7 +83,8 @@ def validate(config: BuildConfig) -> dict[str, Any]:
     """Validate the manifest, its model file and the settings; write the typed plan."""
     layout = config.layout
     return {
-        "actions": [guarded(validate_step, layout, config.settings_file, config.overrides)],
+        "actions": [guarded(validate_step, layout, config.settings_file, config.overrides),
+                    remember_model(layout)],
         "file_dep": [str(layout.manifest), *_sources(),
                      *([config.settings_file] if config.settings_file else [])],
         "targets": [str(layout.context_file)],

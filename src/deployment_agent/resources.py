@@ -8,6 +8,7 @@ template list when it loads the task graph.
 
 from __future__ import annotations
 
+import functools
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -29,14 +30,29 @@ def templates_dir() -> Path:
     return Path(override) if override else package_path("templates")
 
 
+@functools.cache
+def _walk(root: str, suffix: str) -> tuple[str, ...]:
+    """Every file under ``root`` ending in ``suffix``, relative (POSIX), sorted; listed once
+    per process with ``os.walk`` (doit lists them on every run, even a no-op one)."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel = os.path.relpath(folder, root)
+        found += [name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+                  for name in names if name.endswith(suffix)]
+    return tuple(sorted(found))
+
+
 def template_files() -> list[Path]:
     """Every template file (a dependency of the generate step)."""
-    return sorted(templates_dir().rglob(f"*{SUFFIX}"))
+    root = templates_dir()
+    return [root / rel for rel in _walk(str(root), SUFFIX)]
 
 
 def source_files() -> list[Path]:
     """The generator's own Python modules (a dependency of the steps that run them)."""
-    return sorted(package_path().rglob("*.py"))
+    root = package_path()
+    return [root / rel for rel in _walk(str(root), ".py")]
 
 
 def overlays(serving: str, model: str) -> list[str]:
@@ -47,12 +63,12 @@ def overlays(serving: str, model: str) -> list[str]:
 def outputs(serving: str, model: str) -> dict[str, str]:
     """Generated file path (relative, POSIX) -> the template that renders it. An overlay's
     file replaces common's; names starting with ``_`` are partials, not outputs."""
-    root = templates_dir()
+    every = _walk(str(templates_dir()), SUFFIX)
     found: dict[str, str] = {}
     for folder in reversed(overlays(serving, model)[:-1]):
-        base = root / folder
-        for path in sorted(base.rglob(f"*{SUFFIX}")):
-            rel = path.relative_to(base)
-            if not any(part.startswith("_") for part in rel.parts):
-                found[rel.as_posix().removesuffix(SUFFIX)] = rel.as_posix()
+        prefix = f"{folder}/"
+        for path in every:
+            rel = path.removeprefix(prefix)
+            if path.startswith(prefix) and not any(p.startswith("_") for p in rel.split("/")):
+                found[rel.removesuffix(SUFFIX)] = rel
     return dict(sorted(found.items()))

@@ -109,23 +109,53 @@ def schema_step(path: str) -> str:
 # --- up-to-date checks: standard library only (they run on every doit invocation) ----
 
 
-def model_unchanged(layout: Layout) -> Callable[[], bool]:
-    """Up to date while the model file still hashes to what the plan recorded (its path is
-    inside the manifest, so it cannot be a static file_dep)."""
+def _model(layout: Layout) -> Path | None:
+    """The model file the manifest names, or None when the manifest cannot say."""
+    try:
+        model = Path(json.loads(layout.manifest.read_text(encoding="utf-8"))["model_path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return model if model.is_absolute() else layout.manifest.parent / model
 
-    def check() -> bool:
+
+def model_signature(layout: Layout) -> str | None:
+    """The model file's path, size and modification time (None when it is missing)."""
+    model = _model(layout)
+    try:
+        stat = model.stat() if model else None
+    except OSError:
+        return None
+    return f"{model}:{stat.st_size}:{stat.st_mtime_ns}" if stat else None
+
+
+def remember_model(layout: Layout) -> Callable[[], dict[str, Any]]:
+    """A doit action saving the model's signature among validate's values."""
+
+    def remember() -> dict[str, Any]:
+        return {"model": model_signature(layout)}
+
+    return remember
+
+
+def model_unchanged(layout: Layout) -> Callable[[Any, dict[str, Any]], bool]:
+    """Up to date while the model file is the one validate planned with: the same size and
+    time as validate saw (no read), else the same checksum as the plan recorded (its path
+    is inside the manifest, so it cannot be a static file_dep)."""
+
+    def check(task: Any, values: dict[str, Any]) -> bool:
         from .hashing import sha256_file
 
-        if not layout.context_file.is_file() or not layout.manifest.is_file():
+        signature = model_signature(layout)
+        if signature is not None and signature == values.get("model"):
+            return True
+        model = _model(layout)
+        if model is None or not model.is_file() or not layout.context_file.is_file():
             return False
         try:
-            model_path = json.loads(layout.manifest.read_text(encoding="utf-8"))["model_path"]
             recorded = layout.read_json(layout.context_file)["model"]["sha256"]
         except (ValueError, KeyError, TypeError):
             return False  # validate reports the problem
-        model = Path(model_path) if Path(model_path).is_absolute() else \
-            layout.manifest.parent / model_path
-        return model.is_file() and sha256_file(model) == recorded
+        return sha256_file(model) == recorded
 
     return check
 

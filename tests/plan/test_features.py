@@ -11,12 +11,14 @@ from deployment_agent.plan.features import JSON_SAFE_INT, bounds, example_value,
 def test_feature_names_become_unique_valid_identifiers() -> None:
     taken: set[str] = set()
     names = ["mean radius", "petal length (cm)", "od280/od315", "class", "2nd feature",
-             "Mean Radius", "model_config", "€", "row", "match", "x" * 200, "年齢"]
+             "Mean Radius", "model_config", "€", "row", "match", "x" * 200, "年齢", ".l", "I", "O"]
     idents = [identifier(n, taken) for n in names]
     assert idents[:10] == ["mean_radius", "petal_length_cm", "od280_od315", "class_",
                            "f_2nd_feature", "mean_radius_2", "model_config_", "feature",
                            "row_", "match_"]
     assert idents[10] == "x" * 40 and idents[11] == "feature_2"
+    # ruff's E741 rejects the ambiguous name "l"; "I" and "O" are lowercased first.
+    assert idents[12:] == ["l_", "i", "o"]
     assert all(i.isidentifier() and i.isascii() and not keyword.iskeyword(i) for i in idents)
     assert len(set(idents)) == len(idents)
 

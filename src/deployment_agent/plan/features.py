@@ -28,6 +28,8 @@ RESERVED = frozenset({
     "field_validator",
 })
 MAX_IDENT = 40
+# Names ruff rejects as ambiguous (E741: l, I, O); after lowercasing only "l" remains.
+AMBIGUOUS = frozenset({"l"})
 
 
 def identifier(name: str, taken: set[str]) -> str:
@@ -37,7 +39,8 @@ def identifier(name: str, taken: set[str]) -> str:
     ident = ident or "feature"
     if ident[0].isdigit():
         ident = f"f_{ident}"
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in RESERVED:
+    if (keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in RESERVED
+            or ident in AMBIGUOUS):
         ident += "_"
     base, n = ident, 2
     while ident in taken:
