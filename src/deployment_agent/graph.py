@@ -130,15 +130,23 @@ def bento(config: BuildConfig) -> dict[str, Any]:
     }
 
 
+def _follows(layout: Layout, step: str, after: str, record: Path, key: str, upstream: Path,
+             upstream_key: str) -> dict[str, Any]:
+    """A step after ``after`` that writes one record, up to date while its ``key`` still
+    names what ``upstream`` records under ``upstream_key``."""
+    return {
+        "actions": [guarded(run_step, step, layout)],
+        "task_dep": [after],
+        "uptodate": [records_agree(record, key, upstream, upstream_key)],
+        "targets": [str(record)],
+    }
+
+
 def smoke(config: BuildConfig) -> dict[str, Any]:
     """Serve the build with the image's entrypoint, check every endpoint, stop it."""
     layout = config.layout
-    return {
-        "actions": [guarded(run_step, "smoke", layout)],
-        "task_dep": ["bento"],
-        "uptodate": [records_agree(layout.smoke_report, "tag", layout.bento_record, "tag")],
-        "targets": [str(layout.smoke_report)],
-    }
+    return _follows(layout, "smoke", "bento", layout.smoke_report, "tag", layout.bento_record,
+                    "tag")
 
 
 def serve(config: BuildConfig) -> dict[str, Any]:
@@ -199,12 +207,8 @@ def containerize(config: BuildConfig) -> dict[str, Any]:
 def push(config: BuildConfig) -> dict[str, Any]:
     """Push the image to deployment.docker.registry; record it by digest."""
     layout = config.layout
-    return {
-        "actions": [guarded(run_step, "push", layout)],
-        "task_dep": ["containerize"],
-        "uptodate": [records_agree(layout.push_record, "image_id", layout.image_record, "id")],
-        "targets": [str(layout.push_record)],
-    }
+    return _follows(layout, "push", "containerize", layout.push_record, "image_id",
+                    layout.image_record, "id")
 
 
 def k8s(config: BuildConfig) -> dict[str, Any]:
