@@ -27,7 +27,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
     lines = ["## Targets", "", "| Target | Value | Goal | Met |", "|---|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['value']} {t['unit']} | {t['goal']} {t['unit']} | "
-                     f"{'met' if t['met'] else 'MISSED'} |")
+                     f"{t['verdict']} |")
     return lines
 
 
