@@ -8,6 +8,7 @@ the fix) into doit failures, printed without a traceback.
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -118,21 +119,22 @@ def _model(layout: Layout) -> Path | None:
     return model if model.is_absolute() else layout.manifest.parent / model
 
 
-def model_signature(layout: Layout) -> str | None:
-    """The model file's path, size and modification time (None when it is missing)."""
-    model = _model(layout)
+def _signature(model: Path | None) -> str | None:
+    """A model file's path, size and modification time (None when it is not a file)."""
     try:
-        stat = model.stat() if model else None
+        found = model.stat() if model else None
     except OSError:
         return None
-    return f"{model}:{stat.st_size}:{stat.st_mtime_ns}" if stat else None
+    if found is None or not stat.S_ISREG(found.st_mode):
+        return None
+    return f"{model}:{found.st_size}:{found.st_mtime_ns}"
 
 
 def remember_model(layout: Layout) -> Callable[[], dict[str, Any]]:
     """A doit action saving the model's signature among validate's values."""
 
     def remember() -> dict[str, Any]:
-        return {"model": model_signature(layout)}
+        return {"model": _signature(_model(layout))}
 
     return remember
 
@@ -145,12 +147,12 @@ def model_unchanged(layout: Layout) -> Callable[[Any, dict[str, Any]], bool]:
     def check(task: Any, values: dict[str, Any]) -> bool:
         from .hashing import sha256_file
 
-        signature = model_signature(layout)
-        if signature is not None and signature == values.get("model"):
-            return True
         model = _model(layout)
-        if model is None or not model.is_file() or not layout.context_file.is_file():
-            return False
+        signature = _signature(model)
+        if signature is None or not layout.context_file.is_file():
+            return False  # validate reports the missing file
+        if signature == values.get("model"):
+            return True
         try:
             recorded = layout.read_json(layout.context_file)["model"]["sha256"]
         except (ValueError, KeyError, TypeError):
