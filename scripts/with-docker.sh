@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Run a command with a Docker daemon at hand: install Debian's docker.io, docker-compose, wrk and
-# debootstrap when missing (needs root), start dockerd when none answers, and stop the
-# daemon this script started when the command ends. Usage: scripts/with-docker.sh CMD...
+# Run a command with a Docker daemon at hand: install the Debian packages the tests use when
+# any is missing (needs root): docker.io, docker-compose, debootstrap, wrk, prometheus (with
+# promtool) and docker-registry; start dockerd when none answers, and stop the daemon this
+# script started when the command ends. kubectl is not a Debian package recent enough for
+# kustomize's `labels` (bookworm's kubernetes-client is 1.20): the Kubernetes tests say so
+# when it is missing. Usage: scripts/with-docker.sh CMD...
 set -euo pipefail
 
-if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null \
-    || ! command -v debootstrap >/dev/null || ! command -v wrk >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq docker.io docker-compose debootstrap wrk >/dev/null
-fi
+packages=(docker.io docker-compose debootstrap wrk prometheus docker-registry)
+commands=(dockerd docker-compose debootstrap wrk promtool docker-registry)
+for command in "${commands[@]}"; do
+  if ! command -v "$command" >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${packages[@]}" >/dev/null
+    break
+  fi
+done
 
 if ! docker info >/dev/null 2>&1; then
   log=$(mktemp -t dockerd.XXXXXX.log)
