@@ -8,28 +8,49 @@ adds the repository's own: the example experiments, the manifest schema, bench a
 """
 
 import sys
+from pathlib import Path
 
 from doit import get_var
 
 from deployment_agent import graph
-from deployment_agent.steps import guarded, schema_step
+from deployment_agent.steps import export_step, guarded, schema_step
 from examples import EXAMPLES, SHARED
 
 CONFIG = graph.BuildConfig.create(get_var("manifest", None))
-DOIT_CONFIG = {**CONFIG.doit_config, "default_tasks": ["train_example", *graph.DEFAULT_TASKS]}
+DOIT_CONFIG = {**CONFIG.doit_config,
+               "default_tasks": ["train_example", *graph.DEFAULT_TASKS, "bentos"]}
+BENTOS = Path("bentos")
 globals().update(graph.make_tasks(CONFIG))  # validate, compile, generate, bento, smoke, ...
 
 
 def task_train_example():
     """Train an example model and write its experiment manifest (the modelling step)."""
-    for name, (script, out_dir) in EXAMPLES.items():
+    for name, example in EXAMPLES.items():
         yield {
             "name": name,
-            "actions": [f"{sys.executable} {script} {out_dir}"],
-            "file_dep": [str(script), *map(str, SHARED)],
-            "targets": [str(out_dir / "experiment_manifest.json")],
+            "actions": [f"{sys.executable} {example.script} {example.out_dir}"],
+            "file_dep": [str(example.script), *map(str, SHARED)],
+            "targets": [str(example.target)],
             "clean": True,
         }
+
+
+def task_bentos():
+    """Export the smoke-checked bento into bentos/ (`bentoml import` restores it)."""
+    layout = CONFIG.layout
+
+    def current() -> bool:
+        from deployment_agent.package.bento import exported
+        from deployment_agent.plan import records
+
+        return records.exists(layout, records.Bento) and exported(
+            BENTOS, records.read(layout, records.Bento).tag).is_file()
+
+    return {
+        "actions": [guarded(export_step, layout, BENTOS)],
+        "task_dep": ["smoke"],
+        "uptodate": [current],
+    }
 
 
 def task_schema():

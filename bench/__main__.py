@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from . import build, floors, load, profile, report, subjects, targets
+from . import build, families, floors, load, profile, report, subjects, targets
 
 BENCH = Path(__file__).resolve().parent
-LABELS = {"bentoml-onnx": targets.BENTO, "bentoml-sklearn": "ours: BentoML runtime, scikit-learn",
-          "uvicorn-onnx": targets.UVICORN, "uvicorn-sklearn": "ours: uvicorn runtime, scikit-learn"}
+LABELS = {"bentoml-onnx": targets.BENTO, "bentoml-native": "ours: BentoML runtime, scikit-learn",
+          "uvicorn-onnx": targets.UVICORN, "uvicorn-native": "ours: uvicorn runtime, scikit-learn"}
 
 
 def service_root(name: str, layout: Any) -> Path:
@@ -96,6 +96,17 @@ def main() -> None:
                                  "off_rps": compared["off"]["rps"],
                                  "on_samples": compared["on"]["samples"],
                                  "off_samples": compared["off"]["samples"]}
+        print("access log cost", flush=True)
+        uvicorn_store = layouts["uvicorn-onnx"].bento_store
+        on = subjects.ours("access log on", roots["uvicorn-onnx"], uvicorn_store)
+        off = subjects.ours("access log off", roots["uvicorn-onnx"], uvicorn_store,
+                            {"LOG_LEVEL": "warning"})
+        compared = load.alternating_rps({"on": on, "off": off}, example, args.seconds)
+        results["access_log_cost"] = {"on_rps": compared["on"]["rps"],
+                                      "off_rps": compared["off"]["rps"]}
+        if docker:
+            print("model families", flush=True)
+            results["families"] = families.family_benchmarks(scratch / "families", args.seconds)
         print("profile", flush=True)
         results["profile"] = profile.profile(roots["bentoml-onnx"], store, example,
                                              args.seconds)

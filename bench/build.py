@@ -2,7 +2,7 @@
 
 A scratch project (the examples, the config, a copy of the templates) is built with the
 repository's dodo.py, as a developer would; then the churn example is generated in every
-runtime (serving bentoml/uvicorn x model onnx/sklearn), and, with Docker, the images are
+runtime (serving bentoml/uvicorn x model onnx/native), and, with Docker, the images are
 built offline and started with their default settings.
 """
 
@@ -22,17 +22,17 @@ from deployment_agent import run_deployment_agent
 from deployment_agent.package import image as package_image
 from deployment_agent.package.base_image import ensure_base_image
 from deployment_agent.package.bento import build as build_bento
-from deployment_agent.package.wheelhouse import build_wheelhouse_image
+from deployment_agent.package.wheelhouse import build_for as build_wheelhouse
 from deployment_agent.plan.layout import Layout, layout_for
-from deployment_agent.resources import TEMPLATES_ENV, templates_dir
+from deployment_agent.resources import TEMPLATES_ENV, runbook_dir, templates_dir
 from deployment_agent.verify.server import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 NOOP_RUNS = 21
 RUNTIMES = {"bentoml-onnx": {"runtime": "bentoml", "model_runtime": "onnx"},
-            "bentoml-sklearn": {"runtime": "bentoml", "model_runtime": "sklearn"},
+            "bentoml-native": {"runtime": "bentoml", "model_runtime": "native"},
             "uvicorn-onnx": {"runtime": "uvicorn", "model_runtime": "onnx"},
-            "uvicorn-sklearn": {"runtime": "uvicorn", "model_runtime": "sklearn"}}
+            "uvicorn-native": {"runtime": "uvicorn", "model_runtime": "native"}}
 
 
 FLOOR_DODO = '''"""One task that is always up to date: what doit costs before any of our work."""
@@ -73,6 +73,7 @@ def doit_benchmarks(project: Path) -> dict[str, Any]:
     shutil.copytree(ROOT / "config", project / "config")
     templates = project / "templates"
     shutil.copytree(templates_dir(), templates)
+    shutil.copytree(runbook_dir(), templates / "runbook")
     env = {TEMPLATES_ENV: str(templates), "REGISTRY": "bench",
            "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")])}
     doit(project, env, "train_example")
@@ -134,20 +135,20 @@ def image_benchmarks(layouts: dict[str, Layout]) -> dict[str, Any]:
     for name, layout in layouts.items():
         context = json.loads(layout.context_file.read_text())
         ensure_base_image(context["image"]["base_image"])
-        build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse)
+        build_wheelhouse(layout)
         record = package_image.build(layout)
         starts = []
         for _ in range(3):
             port = free_port()
             started = time.perf_counter()
             cid = subprocess.run(["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:8000",
-                                  record["image"]], capture_output=True, text=True,
+                                  record.image], capture_output=True, text=True,
                                  check=True).stdout.strip()
             wait_until(f"http://127.0.0.1:{port}", "/health/ready", timeout=60)
             starts.append(time.perf_counter() - started)
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-        out[name] = {"image": record["image"], "size_mb": record["size_bytes"] / 1e6,
-                     "build_s": record["build_seconds"],
+        out[name] = {"image": record.image, "size_mb": record.size_bytes / 1e6,
+                     "build_s": record.build_seconds,
                      "ready_s": statistics.median(starts), "ready_runs": starts}
         print(f"  image {name}: {out[name]['size_mb']:.0f} MB, ready in "
               f"{out[name]['ready_s']:.2f} s", flush=True)

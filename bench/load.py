@@ -1,6 +1,6 @@
 """Load a subject with wrk: single records at concurrency 1, 8 and 32, batches of 10, 100
 and 1,000 records at concurrency 8, and (for ours) ``/health`` while ``/predict`` is
-loaded."""
+loaded, and ``/health/ready`` likewise."""
 
 from __future__ import annotations
 
@@ -31,9 +31,12 @@ def measure(subject: Subject, records: list[dict[str, Any]], seconds: float) -> 
                 result["records_per_s"] = result["rps"] * size
                 subject.results[f"batch{size}_c8"] = result
         if subject.kind == "ours":
-            background = loadgen.start(base_url + "/health", 1, seconds)
-            subject.results["predict_c8_with_health"] = loadgen.run(predict, 8, seconds, body)
-            subject.results["health_under_load"] = loadgen.parse(background.communicate()[0])
+            for probe, key in (("/health", "health"), ("/health/ready", "ready")):
+                background = loadgen.start(base_url + probe, 1, seconds)
+                subject.results[f"predict_c8_with_{key}"] = loadgen.run(predict, 8, seconds,
+                                                                        body)
+                subject.results[f"{key}_under_load"] = loadgen.parse(
+                    background.communicate()[0])
     c8 = subject.results["predict_c8"]
     print(f"  {subject.name}: predict c8 {c8['rps']:.0f} req/s, p50 {c8['p50_ms']:.2f} ms",
           flush=True)

@@ -9,8 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("bentoml", "fastapi", "uvicorn", "pydantic", "scikit-learn", "onnxruntime",
-             "numpy", "doit")
+LIBRARIES = ("bentoml", "fastapi", "uvicorn", "pydantic", "msgspec", "scikit-learn",
+             "onnxruntime", "numpy", "doit")
 
 
 def machine_info() -> dict[str, Any]:
@@ -58,10 +58,11 @@ def _serving(results: dict[str, Any]) -> list[str]:
             lines.append(f"| {name} | {per_s[0]:.0f} | {per_s[1]:.0f} | {per_s[2]:.0f} | "
                          f"{per_s[2] / sklearn:.2f}x |")
     for name, r in results["serving"].items():
-        if "health_under_load" in r:
-            h = r["health_under_load"]
-            lines.append(f"\n{name}: `/health` under /predict load at c=8: p50 "
-                         f"{h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms.")
+        for key, probe in (("health", "/health"), ("ready", "/health/ready")):
+            if f"{key}_under_load" in r:
+                h = r[f"{key}_under_load"]
+                lines.append(f"\n{name}: `{probe}` under /predict load at c=8: p50 "
+                             f"{h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms.")
     if "drift_cost" in results:
         cost = results["drift_cost"]
         rounds = ", ".join(f"{on:.0f}/{off:.0f}" for on, off in
@@ -70,6 +71,11 @@ def _serving(results: dict[str, Any]) -> list[str]:
         lines.append(f"\nDrift monitoring (BentoML runtime, ONNX, c=8, both servers up, "
                      f"loaded in turn, medians): {cost['on_rps']:.0f} req/s on, "
                      f"{cost['off_rps']:.0f} req/s off (rounds on/off: {rounds}).")
+    if "access_log_cost" in results:
+        cost = results["access_log_cost"]
+        lines.append(f"\nAccess log (uvicorn runtime, ONNX, c=8, alternated as above): "
+                     f"{cost['on_rps']:.0f} req/s with LOG_LEVEL=info (the default: one JSON "
+                     f"line per request), {cost['off_rps']:.0f} req/s with LOG_LEVEL=warning.")
     return lines
 
 
@@ -97,6 +103,19 @@ def _build(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _families(results: dict[str, Any]) -> list[str]:
+    families = results.get("families")
+    if not families:
+        return []
+    lines = ["", "## Model families: each one's image (BentoML runtime, defaults)", "",
+             "| Family | Served by | Image MB | Start to ready s | Memory MB | /predict c=8 "
+             "req/s | p50 ms |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {name.rsplit(' ', 1)[0]} | {f['runtime']} | {f['image_mb']:.0f} | "
+              f"{f['ready_s']:.2f} | {f['memory_mb']:.0f} | {f['predict_c8_rps']:.0f} | "
+              f"{f['p50_ms']:.2f} |" for name, f in families.items()]
+    return lines
+
+
 def _profile(results: dict[str, Any]) -> list[str]:
     profile = results.get("profile")
     if not profile:
@@ -118,7 +137,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"{', '.join(f'{k} {v}' for k, v in m['libraries'].items())}; load by {m['wrk']} "
              f"(closed loop, {results['seconds']} s a point, {results['workers']} workers per "
              "server, client and server on the same machine).", "",
-             *_targets(results), *_serving(results), *_build(results), *_profile(results)]
+             *_targets(results), *_serving(results), *_build(results), *_families(results),
+             *_profile(results)]
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"

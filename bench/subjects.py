@@ -8,6 +8,7 @@ app (the cost of HTTP alone) and the model called in-process (:mod:`bench.floors
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,13 +25,17 @@ BENCH = Path(__file__).resolve().parent
 PEERS = BENCH / "peers"
 VENVS = BENCH / ".venvs"
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-# Peer frameworks live in their own virtualenvs, pinned.
+# Peer frameworks live in their own virtualenvs, pinned. MLServer 1.7.1's workers fail on
+# uvloop 0.22 and newer ("There is no current event loop"); KServe 0.21 wants pandas < 3.
 PEER_PACKAGES = {
     "vetiver": ["vetiver==0.2.6", "uvicorn[standard]==0.54.0"],
     "mlflow": ["mlflow==3.17.2"],
+    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"],
+    "kserve": ["kserve==0.21.0", "pandas==2.3.3"],
+    "litserve": ["litserve==0.2.19"],
 }
 MODEL_PINS = ["scikit-learn==1.9.1", "numpy==2.4.6", "pandas==3.1.1", "joblib==1.6.0"]
-OURS_ENV = {"WORKERS": str(WORKERS), "LOG_LEVEL": "warning"}
+OURS_ENV = {"WORKERS": str(WORKERS)}  # default settings otherwise: access log on
 
 Starter = Callable[[], AbstractContextManager[str]]
 
@@ -103,8 +108,11 @@ def peer_python(name: str) -> Path:
     python = VENVS / name / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENVS / name)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES[name],
-                        *MODEL_PINS], check=True)
+        packages = PEER_PACKAGES[name]
+        named = {p.split("==")[0].split("[")[0] for p in packages}
+        pins = [p for p in MODEL_PINS if p.split("==")[0] not in named]
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages, *pins],
+                       check=True)
     return python
 
 
@@ -134,6 +142,57 @@ def mlflow(model_path: Path) -> AbstractContextManager[str]:
     return running(ServiceProcess(command, BENCH, env, port), "/ping")
 
 
+def mlserver(model_path: Path, scratch: Path) -> AbstractContextManager[str]:
+    """``mlserver start`` on a folder holding the model's ``model-settings.json``
+    (mlserver-sklearn's runtime) and the server's ``settings.json`` (WORKERS inference
+    workers), as MLServer's documentation sets up a scikit-learn model."""
+    python = peer_python("mlserver")
+    folder = scratch / "mlserver"
+    (folder / "churn").mkdir(parents=True, exist_ok=True)
+    (folder / "churn" / "model-settings.json").write_text(json.dumps({
+        "name": "churn", "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": str(model_path.resolve())}}))
+    port = free_port()
+    (folder / "settings.json").write_text(json.dumps({
+        "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(),
+        "metrics_port": free_port(), "parallel_workers": WORKERS}))
+    command = [str(python.parent / "mlserver"), "start", str(folder)]
+    return running(ServiceProcess(command, folder, dict(os.environ), port), "/v2/health/ready")
+
+
+def kserve(model_path: Path) -> AbstractContextManager[str]:
+    """KServe's model server with a scikit-learn ``kserve.Model`` (``peers/kserve_app.py``)."""
+    python = peer_python("kserve")
+    port = free_port()
+    command = [str(python), "kserve_app.py", "--http_port", str(port), "--grpc_port",
+               str(free_port()), "--workers", str(WORKERS)]
+    return running(ServiceProcess(command, PEERS, {**os.environ, "MODEL_PATH": str(model_path)},
+                                  port), "/v2/health/ready")
+
+
+def litserve(model_path: Path) -> AbstractContextManager[str]:
+    """LitServe with a scikit-learn ``LitAPI`` (``peers/litserve_app.py``)."""
+    python = peer_python("litserve")
+    port = free_port()
+    command = [str(python), "litserve_app.py", str(port), str(WORKERS)]
+    return running(ServiceProcess(command, PEERS, {**os.environ, "MODEL_PATH": str(model_path)},
+                                  port), "/health")
+
+
+def tensor(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records as one Open Inference Protocol (v2) FP64 tensor, asking for the
+    probabilities (what our /predict answers)."""
+    data = [float(v) for r in records for v in r.values()]
+    return {"inputs": [{"name": "X", "shape": [len(records), len(records[0])],
+                        "datatype": "FP64", "data": data}],
+            "outputs": [{"name": "predict_proba"}]}
+
+
+def instances(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records as KServe's V1 protocol's instances (rows in feature order)."""
+    return {"instances": [[float(v) for v in r.values()] for r in records]}
+
+
 def peers(model_path: Path, scratch: Path) -> list[Subject]:
     """The other ways to serve the same model, and the constant floor."""
     env_model = {"MODEL_PATH": str(model_path)}
@@ -149,6 +208,17 @@ def peers(model_path: Path, scratch: Path) -> list[Subject]:
         Subject("vetiver (VetiverAPI)", "peer",
                 lambda: uvicorn_app(peer_python("vetiver"), "vetiver_app:app", PEERS, env_model),
                 predict_body=lambda r: [r], batch_path="/predict", batch_body=lambda rs: rs),
+        Subject("MLServer 1.7.1 (mlserver-sklearn, REST v2)", "peer",
+                lambda: mlserver(model_path, scratch), predict_path="/v2/models/churn/infer",
+                predict_body=lambda r: tensor([r]), batch_path="/v2/models/churn/infer",
+                batch_body=tensor),
+        Subject("KServe 0.21 model server (scikit-learn kserve.Model, REST v1)", "peer",
+                lambda: kserve(model_path), predict_path="/v1/models/churn:predict",
+                predict_body=lambda r: instances([r]), batch_path="/v1/models/churn:predict",
+                batch_body=instances),
+        Subject("LitServe 0.2.19 (LitAPI)", "peer", lambda: litserve(model_path),
+                predict_body=lambda r: {"input": r}, batch_path="/predict",
+                batch_body=lambda rs: {"records": rs}),
         Subject("MLflow (mlflow models serve --env-manager local)", "peer",
                 lambda: mlflow(model_path), predict_path="/invocations",
                 predict_body=lambda r: {"dataframe_records": [r]},

@@ -86,15 +86,19 @@ def prediction_stats(model: Any, X: Any, classes: list[Any] | None) -> dict[str,
 
 
 def write_experiment(
-    out_dir: Path, model: Any, model_type: str, manifest: dict[str, Any]
+    out_dir: Path, model: Any, model_type: str, manifest: dict[str, Any],
+    name: str = "experiment_manifest",
 ) -> Path:
-    """Save ``model`` in ``out_dir`` and write ``experiment_manifest.json`` beside it."""
+    """Save ``model`` in ``out_dir`` and write ``<name>.json`` beside it (the model file is
+    ``model.*``, or ``<name>.*`` for another manifest name, so that experiments can share
+    a folder)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "model" if name == "experiment_manifest" else name
     if model_type == "skops":
-        model_file = out_dir / "model.skops"
+        model_file = out_dir / f"{stem}.skops"
         skops.io.dump(model, model_file)
     else:
-        model_file = out_dir / "model.joblib"
+        model_file = out_dir / f"{stem}.joblib"
         joblib.dump(model, model_file)
     full = {
         "model_path": model_file.name,
@@ -110,7 +114,7 @@ def write_experiment(
         },
         "created_at": created_at(),
     }
-    path = out_dir / "experiment_manifest.json"
+    path = out_dir / f"{name}.json"
     path.write_text(json.dumps(full, indent=2) + "\n")
     print(f"wrote {model_file} and {path}")
     return path

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import generate
 
 # testcontainers on a machine with no registry: no Ryuk reaper (its image cannot be pulled;
 # fixtures remove their containers), and reach published ports on 127.0.0.1 rather than a
@@ -23,14 +25,15 @@ import pytest
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 os.environ.setdefault("TC_HOST", "127.0.0.1")
+# The smoke checks' virtualenvs (one per lock of wheels) are shared by the whole run.
+os.environ.setdefault("DEPLOYMENT_AGENT_ENVS", tempfile.mkdtemp(prefix="deployment-agent-envs-"))
 
-from deployment_agent import run_deployment_agent
 from deployment_agent.package.bento import build
 from deployment_agent.plan.context import Context
 from deployment_agent.plan.layout import Layout, layout_for
 from deployment_agent.plan.planner import read_context
 from deployment_agent.verify.server import ServiceProcess
-from examples import EXAMPLES
+from examples import EXAMPLES, PREDICTORS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,9 +74,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def train(name: str, out_dir: Path) -> Path:
     """Run an example's training script; return its manifest."""
-    script = ROOT / EXAMPLES[name][0]
-    subprocess.run([sys.executable, str(script), str(out_dir)], check=True, capture_output=True)
-    return out_dir / "experiment_manifest.json"
+    example = EXAMPLES[name]
+    subprocess.run([sys.executable, str(ROOT / example.script), str(out_dir)], check=True,
+                   capture_output=True)
+    return out_dir / example.manifest
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +93,7 @@ def deployments(experiments: dict[str, Path]) -> dict[str, Deployment]:
     result = {}
     for name, manifest in experiments.items():
         # A registry prefix keeps the tests' images apart from images built by `doit`.
-        _, record = run_deployment_agent(manifest, registry="deployment-agent-test")
+        _, record = generate(manifest, registry="deployment-agent-test")
         result[name] = Deployment(name, layout_for(manifest), record)
     return result
 
@@ -97,7 +101,7 @@ def deployments(experiments: dict[str, Path]) -> dict[str, Deployment]:
 @pytest.fixture(scope="session")
 def bentos(deployments: dict[str, Deployment]) -> dict[str, str]:
     """Every example's deployment built with `bentoml build`: name -> bento tag."""
-    return {name: build(d.layout)["tag"] for name, d in deployments.items()}
+    return {name: build(d.layout).tag for name, d in deployments.items()}
 
 
 def load_model(deployment: Deployment) -> Any:
@@ -110,7 +114,7 @@ def load_model(deployment: Deployment) -> Any:
     return skops.io.load(path) if context.model.type == "skops" else joblib.load(path)
 
 
-@pytest.fixture(scope="module", params=sorted(EXAMPLES))
+@pytest.fixture(scope="module", params=sorted(PREDICTORS))
 def served(request: pytest.FixtureRequest, deployments: dict[str, Deployment],
            bentos: dict[str, str]) -> Iterator[tuple[ServiceProcess, Deployment]]:
     """Each example's bento served by `bentoml serve` on a free 127.0.0.1 port."""

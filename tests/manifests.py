@@ -14,12 +14,16 @@ import keyword
 from pathlib import Path
 from typing import Any
 
+import catboost
 import joblib
+import lightgbm
 import numpy as np
 import pandas as pd
 import sklearn
+import xgboost
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import IsolationForest
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -31,6 +35,12 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 TEXT = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
 HOSTILE = ['"""', "'''", "{{ x }}", "{% raw %}", "{#", "#", ":", "\\", "\\n", "`", "```",
            "|", "$HOME", "${x}", "<script>", "&amp;", "*", "_", "[a](b)", " ", "\u00a0"]
+# How the model is handed over: a scikit-learn pipeline (its own estimator, or a booster
+# inside it), or a booster's (or ONNX's) own file.
+FAMILIES = ["sklearn", "sklearn", "xgboost-pipeline", "lightgbm-pipeline", "catboost-pipeline",
+            "xgboost", "lightgbm", "catboost", "onnx"]
+NUMERIC_FAMILIES = ("xgboost", "lightgbm", "onnx")
+CODED = ("xgboost-pipeline", "lightgbm-pipeline", "catboost-pipeline", "xgboost", "lightgbm")
 KEYWORDS = sorted({*keyword.kwlist, *keyword.softkwlist, "row", "model_config", "int",
                    "None", "self", "Field"})
 
@@ -104,7 +114,12 @@ def experiments(draw: st.DrawFn) -> dict[str, Any]:
             name = f"{name}_{len(feature_names)}"
         feature_names.append(name)
     schema = {name: draw(feature_specs()) for name in feature_names}
-    task = draw(st.sampled_from(["classification", "regression"]))
+    family = draw(st.sampled_from(FAMILIES))
+    task = draw(st.sampled_from(["classification", "regression", "anomaly_detection"]
+                                if family == "sklearn" else ["classification", "regression"]))
+    if family in NUMERIC_FAMILIES:  # their files read numbers only: a str feature is a float
+        schema = {name: spec if spec["type"] != "str" else {"type": "float", "nullable": False}
+                  for name, spec in schema.items()}
     classes = None
     if task == "classification":
         labels = draw(st.one_of(st.lists(names(60), min_size=2, max_size=4),
@@ -121,6 +136,7 @@ def experiments(draw: st.DrawFn) -> dict[str, Any]:
         "classes": classes,
         "input_schema": schema,
         "estimator": draw(st.sampled_from(["linear", "tree"])),
+        "family": family,
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -144,42 +160,100 @@ def _column(spec: dict[str, Any], n: int, rng: np.random.Generator) -> pd.Series
     return series
 
 
-def write_experiment(recipe: dict[str, Any], folder: Path) -> Path:
-    """Fit a real model to synthetic data of the recipe's schema; write model + manifest."""
-    rng = np.random.default_rng(recipe["seed"])
-    schema = recipe["input_schema"]
-    n = 40
-    frame = pd.DataFrame({name: _column(spec, n, rng) for name, spec in schema.items()})
-    text = [name for name, spec in schema.items() if spec["type"] == "str"]
-    numeric = [name for name in schema if name not in text]
+def _final(recipe: dict[str, Any]) -> Any:
+    """The recipe's final estimator: scikit-learn's, or a booster of its family."""
+    family, classify = recipe["family"], recipe["task"] == "classification"
+    if recipe["task"] == "anomaly_detection":
+        return IsolationForest(n_estimators=20, random_state=0)
+    if family.startswith("xgboost"):
+        return (xgboost.XGBClassifier if classify else xgboost.XGBRegressor)(
+            n_estimators=5, max_depth=3)
+    if family.startswith("lightgbm"):
+        return (lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor)(
+            n_estimators=5, min_child_samples=2, verbose=-1)
+    if family.startswith("catboost"):
+        return (catboost.CatBoostClassifier if classify else catboost.CatBoostRegressor)(
+            iterations=5, depth=3, verbose=0, allow_writing_files=False)
+    if classify:
+        return LogisticRegression(max_iter=200) if recipe["estimator"] == "linear" \
+            else DecisionTreeClassifier(max_depth=3, random_state=0)
+    return Ridge() if recipe["estimator"] == "linear" else \
+        DecisionTreeRegressor(max_depth=3, random_state=0)
+
+
+def _save(recipe: dict[str, Any], frame: pd.DataFrame, y: Any, folder: Path
+          ) -> tuple[str, str, Any]:
+    """Fit and save the model as its family's modelling step would: (file, model_type,
+    the fitted model). Boosters are fitted on label codes (their files keep no labels)."""
+    family = recipe["family"]
+    final = _final(recipe)
+    text = [name for name, spec in recipe["input_schema"].items() if spec["type"] == "str"]
+    numeric = [name for name in recipe["input_schema"] if name not in text]
+    if family == "catboost":
+        table = frame.copy()
+        for name in numeric:
+            table[name] = table[name].astype("float64")
+        final.set_params(cat_features=[frame.columns.get_loc(n) for n in text] or None)
+        model = final.fit(table.values.tolist(), y)
+        model.save_model(str(folder / "model.cbm"))
+        return "model.cbm", "catboost", model
+    if family in ("xgboost", "lightgbm", "onnx"):
+        matrix = frame.astype("float64").to_numpy()
+        if family == "onnx":
+            from skl2onnx import to_onnx
+
+            model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                                  final).fit(matrix, y)
+            exported = to_onnx(model, matrix[:1].astype(np.float32), target_opset={
+                "": 17, "ai.onnx.ml": 3}, options={id(final): {"zipmap": False}}
+                if hasattr(final, "classes_") else None)
+            (folder / "model.onnx").write_bytes(exported.SerializeToString())
+            return "model.onnx", "onnx", model
+        model = final.fit(matrix, y)
+        if family == "xgboost":
+            model.save_model(folder / "model.json")
+            return "model.json", "xgboost", model
+        model.booster_.save_model(folder / "model.txt")
+        return "model.txt", "lightgbm", model
     steps = []
     if numeric:
         steps.append(("numbers", SimpleImputer(strategy="median", keep_empty_features=True),
                       numeric))
     if text:
         steps.append(("words", OneHotEncoder(handle_unknown="ignore"), text))
-    prepare = ColumnTransformer(steps)
+    model = make_pipeline(ColumnTransformer(steps), final).fit(frame, y)
+    joblib.dump(model, folder / "model.joblib")
+    return "model.joblib", "sklearn", model
+
+
+def write_experiment(recipe: dict[str, Any], folder: Path) -> Path:
+    """Fit a real model of the recipe's family to synthetic data of its schema; write the
+    model file and the manifest."""
+    rng = np.random.default_rng(recipe["seed"])
+    schema = recipe["input_schema"]
+    n = 40
+    frame = pd.DataFrame({name: _column(spec, n, rng) for name, spec in schema.items()})
+    family, classes = recipe["family"], recipe["classes"]
     if recipe["task"] == "classification":
-        classes = recipe["classes"]
-        y = [classes[i % len(classes)] for i in range(n)]
-        final: Any = LogisticRegression(max_iter=200) if recipe["estimator"] == "linear" \
-            else DecisionTreeClassifier(max_depth=3, random_state=0)
+        codes = [i % len(classes) for i in range(n)]
+        # XGBoost and LightGBM learn class codes (their files keep no labels: the
+        # manifest's name them); the others learn the labels themselves.
+        y: Any = codes if family in CODED else [classes[i] for i in codes]
     else:
         y = rng.normal(size=n)
-        final = Ridge() if recipe["estimator"] == "linear" else \
-            DecisionTreeRegressor(max_depth=3, random_state=0)
-    model = make_pipeline(prepare, final).fit(frame, y)
     folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, folder / "model.joblib")
+    model_file, model_type, model = _save(recipe, frame, y, folder)
+    labelled = recipe["task"] == "classification"
+    if labelled and model_type == "sklearn":
+        classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
     manifest = {
-        "model_path": "model.joblib",
-        "model_type": "sklearn",
+        "model_path": model_file,
+        "model_type": model_type,
         "model_name": recipe["model_name"],
         "model_version": recipe["model_version"],
         "target": recipe["target"],
         "task": recipe["task"],
-        **({"classes": [c.item() if hasattr(c, "item") else c for c in model.classes_]}
-           if recipe["task"] == "classification" else {}),
+        **({"classes": classes} if labelled else {}),
         "input_schema": schema,
         "framework_versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "created_at": "2026-01-01T00:00:00Z",

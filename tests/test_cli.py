@@ -86,6 +86,8 @@ def test_the_wheel_installs_into_a_fresh_venv_and_deploys_from_a_third_folder(
     assert (project / "runs" / "7" / "deployment" / "runbook.md").is_file()
     assert (project / "runs" / "7" / "deployment-build" / "smoke.json").is_file()
     site = next((env_dir / "lib").glob("python3*/site-packages/deployment_agent"))
-    assert (site / "templates" / "common" / "api" / "main.py.j2").is_file()
+    assert (site / "templates" / "common" / "api" / "schemas.py.j2").is_file()
+    assert (site / "runbook" / "07_contacts.md.j2").is_file()
+    assert (site / "service" / "app.py").is_file() and (site / "generate" / "ruff.toml").is_file()
     assert not list(site.rglob("*.db")) and not (site / "deployment-build").exists()
     assert not list(cwd.iterdir())  # nothing written where the command was run

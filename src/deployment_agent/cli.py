@@ -23,8 +23,9 @@ from .contract.settings_schema import BY_ARGUMENT
 
 # Subcommand -> the doit tasks it runs.
 COMMANDS: dict[str, tuple[str, list[str]]] = {
-    "deploy": ("validate, compile, generate, build the bento, serve it and check every "
-               "endpoint", ["validate", "compile", "generate", "bento", "smoke"]),
+    "deploy": ("validate, compile, generate, build the bento, serve it in an environment "
+               "made only from its locked wheels and check every endpoint",
+               ["validate", "compile", "generate", "bento", "wheelhouse", "smoke"]),
     "generate": ("validate, compile and generate the deployment folder only",
                  ["validate", "compile", "generate"]),
     "serve": ("serve the built service in the foreground (Ctrl-C stops it)", ["serve"]),
@@ -38,7 +39,7 @@ OPTIONS: dict[str, tuple[str, type, str]] = {
     "--port": ("port", int, "HTTP port"),
     "--workers": ("workers", int, "worker processes"),
     "--runtime": ("runtime", str, "serving runtime: bentoml or uvicorn"),
-    "--model-runtime": ("model_runtime", str, "model runtime: auto, onnx or sklearn"),
+    "--model-runtime": ("model_runtime", str, "model runtime: auto, onnx or native"),
     "--registry": ("registry", str, "image registry prefix"),
     "--drift-threshold": ("drift_threshold", float, "PSI that sets drift_detected"),
 }

@@ -1,7 +1,7 @@
 """The doit task graph of one deployment, declared once for ``dodo.py`` and the CLI.
 
-manifest -> validate -> compile -> generate -> bento -> smoke, and on demand serve,
-base_image + wheelhouse -> containerize -> push, and k8s. Each task's targets are exactly
+manifest -> validate -> compile -> generate -> bento + wheelhouse -> smoke, and on demand
+serve, base_image -> containerize -> push, and k8s. Each task's targets are exactly
 the files it writes; a second run does nothing, and a change reruns only what depends
 on it. This module is imported on every doit run, so it and everything it imports use
 the standard library (and doit) only: the steps import their stage when they run.
@@ -25,17 +25,18 @@ from .plan.layout import Layout, layout_for
 from .resources import source_files, template_files, templates_dir
 from .steps import (
     base_image_current,
-    docker_image_present,
+    file_unchanged,
     guarded,
     model_unchanged,
     records_agree,
+    remember_file,
     remember_model,
     run_step,
     serve_step,
     validate_step,
 )
 
-DEFAULT_TASKS = ["validate", "compile", "generate", "bento", "smoke"]
+DEFAULT_TASKS = ["validate", "compile", "generate", "bento", "wheelhouse", "smoke"]
 PROJECT_SETTINGS = Path("config/settings.yaml")
 
 
@@ -68,14 +69,19 @@ class BuildConfig(NamedTuple):
 def _generated_files(layout: Layout) -> list[str]:
     """What generate writes for the runtimes validate and compile chose (known once compile
     has run: generate is created after it)."""
-    from .resources import outputs
+    from .resources import DRIFT_FILE, SPEC_FILE, copied_paths, outputs, scoring_module
 
     context = layout.read_json(layout.context_file)
-    runtime = layout.read_json(layout.gate_report)["runtime"]
-    files = [*outputs(context["runtimes"]["serving"], runtime), "deployment_manifest.json",
+    model = context["model"]
+    onnx = layout.read_json(layout.gate_report)["runtime"] == "onnx"
+    scoring = scoring_module("onnx" if onnx else model["type"])
+    catalogue = model["catalogue"]
+    serving = context["runtimes"]["serving"]
+    files = [*outputs(serving), "deployment_manifest.json", SPEC_FILE, DRIFT_FILE, "ruff.toml",
+             *copied_paths(scoring, serving, catalogue is not None),
              "api/static/swagger-ui-bundle.js", "api/static/swagger-ui.css",
-             "api/static/favicon.png",
-             "model/model.onnx" if runtime == "onnx" else context["model"]["file"]]
+             "api/static/favicon.png", "model/model.onnx" if onnx else model["file"],
+             *([catalogue["file"]] if catalogue else [])]
     return [str(layout.deployment / rel) for rel in files]
 
 
@@ -101,7 +107,7 @@ def compile_(config: BuildConfig) -> dict[str, Any]:
     return {
         "actions": [guarded(run_step, "compile", layout)],
         "file_dep": [str(layout.context_file), *_sources()],
-        "targets": [str(layout.gate_report)],
+        "targets": [str(layout.gate_report), str(layout.compile_log)],
         "clean": True,
     }
 
@@ -109,11 +115,14 @@ def compile_(config: BuildConfig) -> dict[str, Any]:
 def generate(config: BuildConfig) -> dict[str, Any]:
     """Render the deployment from the templates, check it, and swap it in whole."""
     layout = config.layout
+    record = layout.deployment / "deployment_manifest.json"
     return {
-        "actions": [guarded(run_step, "generate", layout)],
+        "actions": [guarded(run_step, "generate", layout), remember_file(record)],
         "file_dep": [str(layout.context_file), str(layout.gate_report), *_sources(),
                      *(str(p) for p in template_files())],
-        "targets": _generated_files(layout),
+        # The deployment may have been put back to the previous one (a failed smoke check).
+        "uptodate": [file_unchanged(record)],
+        "targets": [*_generated_files(layout), str(layout.generated_record)],
     }
 
 
@@ -123,30 +132,32 @@ def bento(config: BuildConfig) -> dict[str, Any]:
     return {
         "actions": [guarded(run_step, "bento", layout)],
         "task_dep": ["generate"],
-        "uptodate": [records_agree(layout.bento_record, "tag",
-                                   layout.deployment / "deployment_manifest.json", "bento_tag",
+        "uptodate": [records_agree(layout.bento_record, layout.generated_record,
+                                   {"tag": "bento_tag", "image": "image"},
                                    lambda r: Path(r["path"]).is_dir())],
         "targets": [str(layout.bento_record)],
     }
 
 
-def _follows(layout: Layout, step: str, after: str, record: Path, key: str, upstream: Path,
-             upstream_key: str) -> dict[str, Any]:
-    """A step after ``after`` that writes one record, up to date while its ``key`` still
-    names what ``upstream`` records under ``upstream_key``."""
+def _follows(layout: Layout, step: str, after: str, record: Path, upstream: Path,
+             keys: dict[str, str]) -> dict[str, Any]:
+    """A step after ``after`` that writes one record, up to date while its ``keys`` still
+    name what ``upstream`` records under theirs."""
     return {
         "actions": [guarded(run_step, step, layout)],
         "task_dep": [after],
-        "uptodate": [records_agree(record, key, upstream, upstream_key)],
+        "uptodate": [records_agree(record, upstream, keys)],
         "targets": [str(record)],
     }
 
 
 def smoke(config: BuildConfig) -> dict[str, Any]:
-    """Serve the build with the image's entrypoint, check every endpoint, stop it."""
+    """Serve the build with the image's entrypoint, in an environment made only from its
+    locked wheels; check every endpoint, stop it."""
     layout = config.layout
-    return _follows(layout, "smoke", "bento", layout.smoke_report, "tag", layout.bento_record,
-                    "tag")
+    task = _follows(layout, "smoke", "bento", layout.smoke_report, layout.bento_record,
+                    {"tag": "tag"})
+    return {**task, "task_dep": ["bento", "wheelhouse"]}
 
 
 def serve(config: BuildConfig) -> dict[str, Any]:
@@ -166,23 +177,24 @@ def base_image(config: BuildConfig) -> dict[str, Any]:
 
 
 def wheelhouse(config: BuildConfig) -> dict[str, Any]:
-    """Build the pinned, hashed wheelhouse of requirements.txt for offline builds."""
+    """Download and lock the wheels of requirements.txt: the smoke check's environment and
+    the image's, offline."""
     layout = config.layout
-    requirements = layout.deployment / "requirements.txt"
 
-    def wheelhouse_image() -> str | None:
-        from .package.wheelhouse import requirement_lines
-        from .plan.runtime import wheelhouse_image as image_of
+    def complete() -> bool:
+        from .package.wheelhouse import current
 
-        if not requirements.is_file():
-            return None
-        return image_of(requirement_lines(requirements.read_text()))
+        return current(layout)
 
     return {
         "actions": [guarded(run_step, "wheelhouse", layout)],
-        "file_dep": [str(requirements)],
-        "uptodate": [docker_image_present(wheelhouse_image)],
-        "targets": [str(layout.wheelhouse / "requirements.lock.txt")],
+        # requirements.txt is generate's: a task created after compile, so doit cannot
+        # infer the order from the file; it is declared.
+        "task_dep": ["generate"],
+        "file_dep": [str(layout.deployment / "requirements.txt")],
+        "uptodate": [complete],
+        "targets": [str(layout.wheelhouse / name) for name in ("requirements.lock.txt",
+                                                               "wheels.txt")],
     }
 
 
@@ -198,8 +210,10 @@ def containerize(config: BuildConfig) -> dict[str, Any]:
     return {
         "actions": [guarded(run_step, "containerize", layout)],
         "task_dep": ["bento", "base_image", "wheelhouse"],
-        "uptodate": [records_agree(layout.image_record, "bento_tag", layout.bento_record,
-                                   "tag", current)],
+        # The image is current while it is the bento's, under the reference the plan now
+        # names (REGISTRY changes it), and still exists with the recorded id.
+        "uptodate": [records_agree(layout.image_record, layout.bento_record,
+                                   {"bento_tag": "tag", "image": "image"}, current)],
         "targets": [str(layout.image_record)],
     }
 
@@ -207,8 +221,8 @@ def containerize(config: BuildConfig) -> dict[str, Any]:
 def push(config: BuildConfig) -> dict[str, Any]:
     """Push the image to deployment.docker.registry; record it by digest."""
     layout = config.layout
-    return _follows(layout, "push", "containerize", layout.push_record, "image_id",
-                    layout.image_record, "id")
+    return _follows(layout, "push", "containerize", layout.push_record, layout.image_record,
+                    {"image_id": "id", "image": "image"})
 
 
 def k8s(config: BuildConfig) -> dict[str, Any]:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
+from .service.digest import sha256_of as sha256_file
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks so large models stay cheap."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["canonical_json", "sha256_file", "sha256_text"]
 
 
 def sha256_text(text: str) -> str:

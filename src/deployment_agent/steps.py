@@ -20,6 +20,10 @@ from doit.exceptions import TaskFailed
 
 from .plan.layout import Layout
 
+# The errors of the steps that failed in this process, as raised (the Python API re-raises
+# the first, with its class; doit only keeps their text).
+FAILED: list[Exception] = []
+
 
 def guarded(step: Callable[..., str], *args: Any) -> Callable[[], TaskFailed | None]:
     """A doit python-action running ``step(*args)``: its summary is printed, our errors
@@ -31,6 +35,7 @@ def guarded(step: Callable[..., str], *args: Any) -> Callable[[], TaskFailed | N
         try:
             print(step(*args))
         except DeploymentAgentError as exc:
+            FAILED.append(exc)
             return TaskFailed(str(exc))
         return None
 
@@ -66,14 +71,14 @@ STEPS: dict[str, Step] = {
     "generate": Step("generate.generator:generate",
                      lambda m, layout: f"generated {len(m['files'])} files in "
                                        f"{layout.deployment} (bento {m['bento_tag']})"),
-    "bento": Step("package.bento:build", lambda r, _: f"bento {r['tag']} in {r['path']}"),
+    "bento": Step("package.bento:build", lambda r, _: f"bento {r.tag} in {r.path}"),
     "base_image": Step("package.base_image:ensure_for", lambda r, _: f"base image {r}"),
-    "wheelhouse": Step("package.wheelhouse:build_for", lambda r, _: f"wheelhouse {r}"),
+    "wheelhouse": Step("package.wheelhouse:build_for", lambda r, _: f"wheelhouse: {r}"),
     "containerize": Step("package.image:build",
-                         lambda r, _: f"image {r['image']}: {r['size_bytes'] / 1e6:.0f} MB, "
-                                      f"built in {r['build_seconds']} s"),
+                         lambda r, _: f"image {r.image}: {r.size_bytes / 1e6:.0f} MB, "
+                                      f"built in {r.build_seconds} s"),
     "push": Step("release.registry:push",
-                 lambda r, _: f"pushed {r['image']} as {r['reference']}"),
+                 lambda r, _: f"pushed {r.image} as {r.reference}"),
     "k8s": Step("release.k8s:write",
                 lambda r, _: f"kustomize base in {r['folder']}: {len(r['kinds'])} objects "
                              f"validated ({', '.join(r['kinds'])}), image {r['image']}"),
@@ -89,14 +94,22 @@ def run_step(name: str, layout: Layout) -> str:
 def serve_step(layout: Layout) -> str:
     """Serve the build in the foreground with the image's entrypoint (Ctrl-C stops it)."""
     from .package.bento import bentoml_env
+    from .plan import records
     from .plan.runtime import SERVING
 
-    bento = layout.read_json(layout.bento_record)
-    serving = SERVING[layout.read_json(layout.context_file)["runtimes"]["serving"]]
-    root = serving.service_root(layout.deployment.resolve(), Path(bento["path"]))
+    bento = records.read(layout, records.Bento)
+    serving = SERVING[records.read(layout, records.Generated).serving]
+    root = serving.service_root(layout.deployment.resolve(), Path(bento.path))
     subprocess.run([sys.executable, "-m", "api.serve"], cwd=root,
                    env=bentoml_env(layout.bento_store), check=False)
-    return f"stopped serving {bento['tag']}"
+    return f"stopped serving {bento.tag}"
+
+
+def export_step(layout: Layout, folder: Path) -> str:
+    """Export the build's bento into ``folder``; say where."""
+    from .package.bento import export
+
+    return f"bento exported to {export(layout, folder)}"
 
 
 def schema_step(path: str) -> str:
@@ -110,81 +123,107 @@ def schema_step(path: str) -> str:
 # --- up-to-date checks: standard library only (they run on every doit invocation) ----
 
 
-def _model(layout: Layout) -> Path | None:
-    """The model file the manifest names, or None when the manifest cannot say."""
+def _inputs(layout: Layout) -> list[Path] | None:
+    """The files the manifest names (the model, and a recommender's catalogue), or None
+    when the manifest cannot say."""
     try:
-        model = Path(json.loads(layout.manifest.read_text(encoding="utf-8"))["model_path"])
+        manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
+        named = [manifest["model_path"]]
+        if isinstance(manifest.get("recommendation"), dict):
+            named.append(manifest["recommendation"]["catalog_path"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return model if model.is_absolute() else layout.manifest.parent / model
+    return [Path(p) if Path(p).is_absolute() else layout.manifest.parent / p
+            for p in named if isinstance(p, str)]
 
 
-def _signature(model: Path | None) -> str | None:
-    """A model file's path, size and modification time (None when it is not a file)."""
-    try:
-        found = model.stat() if model else None
-    except OSError:
-        return None
-    if found is None or not stat.S_ISREG(found.st_mode):
-        return None
-    return f"{model}:{found.st_size}:{found.st_mtime_ns}"
+def _signature(files: list[Path] | None) -> str | None:
+    """The files' paths, sizes and modification times (None when one is not a file)."""
+    parts = []
+    for path in files or []:
+        try:
+            found = path.stat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        parts.append(f"{path}:{found.st_size}:{found.st_mtime_ns}")
+    return ";".join(parts) if files else None
 
 
 def remember_model(layout: Layout) -> Callable[[], dict[str, Any]]:
-    """A doit action saving the model's signature among validate's values."""
+    """A doit action saving the model's (and catalogue's) signature among validate's
+    values."""
 
     def remember() -> dict[str, Any]:
-        return {"model": _signature(_model(layout))}
+        return {"model": _signature(_inputs(layout))}
 
     return remember
 
 
 def model_unchanged(layout: Layout) -> Callable[[Any, dict[str, Any]], bool]:
-    """Up to date while the model file is the one validate planned with: the same size and
-    time as validate saw (no read), else the same checksum as the plan recorded (its path
-    is inside the manifest, so it cannot be a static file_dep)."""
+    """Up to date while the model file (and a recommender's catalogue) are the ones
+    validate planned with: the same size and time as validate saw (no read), else the same
+    checksums as the plan recorded (their paths are inside the manifest, so they cannot be
+    static file_deps)."""
 
     def check(task: Any, values: dict[str, Any]) -> bool:
         from .hashing import sha256_file
 
-        model = _model(layout)
-        signature = _signature(model)
-        if signature is None or not layout.context_file.is_file():
+        files = _inputs(layout)
+        signature = _signature(files)
+        if signature is None or files is None or not layout.context_file.is_file():
             return False  # validate reports the missing file
         if signature == values.get("model"):
             return True
         try:
-            recorded = layout.read_json(layout.context_file)["model"]["sha256"]
+            model = layout.read_json(layout.context_file)["model"]
+            recorded = [model["sha256"], *([model["catalogue"]["sha256"]]
+                                           if model.get("catalogue") else [])]
         except (ValueError, KeyError, TypeError):
             return False  # validate reports the problem
-        return sha256_file(model) == recorded
+        return len(recorded) == len(files) and all(
+            sha256_file(path) == digest for path, digest in zip(files, recorded, strict=True))
 
     return check
 
 
-def records_agree(record: Path, key: str, source: Path, source_key: str,
+def remember_file(path: Path) -> Callable[[], dict[str, Any]]:
+    """A doit action saving the sha256 of a file the task wrote among its values."""
+
+    def remember() -> dict[str, Any]:
+        from .hashing import sha256_file
+
+        return {"written": sha256_file(path) if path.is_file() else None}
+
+    return remember
+
+
+def file_unchanged(path: Path) -> Callable[[Any, dict[str, Any]], bool]:
+    """Up to date while ``path`` is still the file the task wrote (not replaced since)."""
+
+    def check(task: Any, values: dict[str, Any]) -> bool:
+        from .hashing import sha256_file
+
+        return path.is_file() and values.get("written") == sha256_file(path)
+
+    return check
+
+
+def records_agree(record: Path, source: Path, keys: dict[str, str],
                   exists: Callable[[dict[str, Any]], bool] = lambda _: True
                   ) -> Callable[[], bool]:
-    """Up to date while ``record[key] == source[source_key]`` and ``exists(record)``."""
+    """Up to date while ``record[key] == source[source_key]`` for every pair of ``keys``
+    (what the step made is what its input now names: a tag, an image reference, an image
+    id), and ``exists(record)``."""
 
     def check() -> bool:
         if not record.is_file() or not source.is_file():
             return False
         built = json.loads(record.read_text())
-        return built.get(key) == json.loads(source.read_text()).get(source_key) and \
-            exists(built)
-
-    return check
-
-
-def docker_image_present(image: Callable[[], str | None]) -> Callable[[], bool]:
-    """Up to date while the image named by ``image()`` exists locally."""
-
-    def check() -> bool:
-        from .package.docker import image_exists
-
-        name = image()
-        return name is not None and image_exists(name)
+        wanted = json.loads(source.read_text())
+        return all(built.get(key) == wanted.get(source_key) for key, source_key in
+                   keys.items()) and exists(built)
 
     return check
 

@@ -12,8 +12,8 @@ from typing import Any
 import joblib
 import pytest
 import sklearn.base
+from helpers import generate
 
-from deployment_agent import run_deployment_agent
 from deployment_agent.contract.errors import DeploymentAgentError, ManifestError, ModelFileError
 from deployment_agent.contract.manifest import load_manifest, manifest_json_schema
 
@@ -57,7 +57,7 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
      'input_schema["age"].type: unknown type \'integer\''),
     ("unknown type in spec", _feature("age", {"type": "number"}), ManifestError,
      'input_schema["age"].type'),
-    ("unsupported model_type", _set("model_type", "onnx"), ManifestError, "model_type: Input"),
+    ("unsupported model_type", _set("model_type", "pytorch"), ManifestError, "model_type: Input"),
     ("empty model_path", _set("model_path", ""), ManifestError, "model_path"),
     ("model file missing", _delete_model, ManifestError, "not found"),
     ("sha256 mismatch", _tamper_model, ManifestError, "model_sha256: "),
@@ -80,11 +80,20 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
     ("non-numeric metric", lambda m, _: m["metrics"].__setitem__("accuracy", "high"),
      ManifestError, "metrics.accuracy"),
     ("schema narrower than the model", _remove_feature, ModelFileError,
-     "input_schema has 5 features but the model was fitted on 6"),
+     "the model reads 6 features but the manifest gives 5"),
     ("classes differ from the model", _set("classes", [1, 0]), ModelFileError,
-     "classes [1, 0] differ from the model's classes_ [0, 1]"),
+     "classes [1, 0] differ from the model's [0, 1]"),
     ("skops type on a joblib file", _set("model_type", "skops"), ModelFileError,
-     "cannot load skops model"),
+     "cannot read the references of this skops file"),
+    ("recommendation without its section", _set("task", "recommendation"), ManifestError,
+     "classes are given but task is recommendation"),
+    ("regression task on a classifier", lambda m, _: (m.pop("classes"), m.update(
+        task="regression")), ModelFileError, "task is regression but the model is a "
+     "classifier"),
+    ("anomaly section on a classifier", _set("anomaly", {"threshold": 0}), ManifestError,
+     'anomaly: this section needs "task": "anomaly_detection"'),
+    ("xgboost type on a joblib file", _set("model_type", "xgboost"), ModelFileError,
+     "cannot read"),
     ("control character in a feature name", _feature("age\nnext", "int"), ManifestError,
      "feature name 'age\\nnext': character 4 is a control character (U+000A)"),
     ("line separator in a model name", _set("model_name", "churn\u2028model"), ManifestError,
@@ -117,7 +126,7 @@ def test_malformed_manifest_is_refused_and_nothing_is_written(
 ) -> None:
     _rewrite(churn, mutate)
     with pytest.raises(kind) as raised:
-        run_deployment_agent(churn)
+        generate(churn)
     message = str(raised.value)
     assert expected in message
     assert "Fix:" in message
@@ -148,15 +157,15 @@ def test_model_from_another_scikit_learn_is_refused(churn: Path, monkeypatch:
     churn.write_text(json.dumps(data))
     with pytest.raises(ModelFileError, match=r"trained with scikit-learn 1\.0\.2, loaded by "
                                              r"1\.9\.1\. Fix: install scikit-learn==1\.0\.2"):
-        run_deployment_agent(churn)
+        generate(churn)
 
 
 def test_failed_run_keeps_the_previous_deployment(churn: Path) -> None:
-    out, _ = run_deployment_agent(churn)
+    out, _ = generate(churn)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     _rewrite(churn, _feature("age", "integer"))
     with pytest.raises(DeploymentAgentError):
-        run_deployment_agent(churn, api_version="2.0.0")
+        generate(churn, api_version="2.0.0")
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in out.parent.iterdir() if "staging" in p.name]

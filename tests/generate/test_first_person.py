@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Deployment
-
-from deployment_agent import run_deployment_agent
+from helpers import generate
 
 FIRST_PERSON = re.compile(r"\b(I|I'm|me|my|mine)\b")
 
@@ -37,8 +36,8 @@ def test_every_generated_module_class_and_function_speaks_in_the_first_person(
         deployments: dict[str, Deployment], experiments: dict[str, Path], tmp_path: Path,
         runtime: str) -> None:
     trees = [d.layout.deployment for d in deployments.values()]
-    out, _ = run_deployment_agent(experiments["iris_sites"], output_dir=tmp_path / "d",
-                                  runtime=runtime, model_runtime="sklearn")
+    out, _ = generate(experiments["iris_sites"], output_dir=tmp_path / "d",
+                                  runtime=runtime, model_runtime="native")
     trees.append(out)
     for tree in trees:
         assert undocumented(tree) == [], tree

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Deployment
+from helpers import generate
 
-from deployment_agent import run_deployment_agent
 from deployment_agent.contract.errors import DeploymentAgentError
 from deployment_agent.hashing import sha256_file
 from deployment_agent.package.bento import build
@@ -21,13 +21,13 @@ from deployment_agent.resources import outputs
 from deployment_agent.verify.server import ServiceProcess
 
 
-@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
+@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites", "recommender"])
 def test_every_template_is_rendered_and_listed(deployments: dict[str, Deployment],
                                                name: str) -> None:
     deployment = deployments[name]
     root = deployment.layout.deployment
     runtimes = deployment.manifest["runtimes"]
-    for rel in outputs(runtimes["serving"], runtimes["model"]):
+    for rel in outputs(runtimes["serving"]):
         assert (root / rel).is_file(), rel
     files = deployment.manifest["files"]
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
@@ -37,21 +37,29 @@ def test_every_template_is_rendered_and_listed(deployments: dict[str, Deployment
     recorded = json.loads((root / "deployment_manifest.json").read_text())
     assert recorded == deployment.manifest
     assert recorded["model"]["sha256"] == sha256_file(root / recorded["model"]["file"])
-    # The Dockerfile is the one the bento's dockerfile_template renders to (BentoML renders
-    # it again at containerize time: it holds no Jinja syntax).
+    # One home per file: the folder's Dockerfile builds from the folder, the bento's
+    # dockerfile_template from the bento (BentoML renders it again at containerize time: it
+    # holds no Jinja syntax); both run the same entrypoint as the same user.
+    dockerfile = (root / "Dockerfile").read_text()
+    assert "COPY api ./api" in dockerfile
     template = (root / "docker" / "Dockerfile.template").read_text()
-    assert (root / "Dockerfile").read_text() == template
+    assert "COPY --chown=10001:10001 ./src /srv" in template and template != dockerfile
     assert "{{" not in template and "{%" not in template and "{#" not in template
+    for text in (dockerfile, template):
+        assert 'ENTRYPOINT ["python3", "-m", "api.serve"]' in text
+        assert "USER 10001:10001" in text
+    assert (root / ".dockerignore").is_file()
 
 
-@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites"])
+@pytest.mark.parametrize("name", ["churn", "diabetes", "iris_sites", "recommender"])
 def test_generated_python_passes_ruff_and_imports(deployments: dict[str, Deployment],
                                                   name: str) -> None:
     root = deployments[name].layout.deployment
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select",
-                           "E,F,W,I,B,UP", "--line-length", "100", "."], cwd=root,
-                          capture_output=True, text=True)
-    assert ruff.returncode == 0, ruff.stdout
+    # From the folder, with its own ruff.toml, and from the repository's root.
+    for cwd, target in ((root, "."), (Path("/"), str(root))):
+        ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", target],
+                              cwd=cwd, capture_output=True, text=True)
+        assert ruff.returncode == 0, ruff.stdout
     imported = subprocess.run(
         [sys.executable, "-c", "import service, api.main; print(api.main.app.title)"],
         cwd=root, capture_output=True, text=True,
@@ -72,15 +80,15 @@ def test_requirements_pin_the_training_versions(experiments: dict[str, Path],
     """Served by scikit-learn, the model's libraries keep their training versions; served
     by ONNX Runtime, none of them ships."""
     for name in ("churn", "diabetes"):
-        out, manifest = run_deployment_agent(experiments[name], output_dir=tmp_path / name,
-                                             model_runtime="sklearn")
+        out, manifest = generate(experiments[name], output_dir=tmp_path / name,
+                                             model_runtime="native")
         pins = _pins(out)
         trained = json.loads(experiments[name].read_text())["framework_versions"]
         assert pins["scikit-learn"] == trained["scikit-learn"]
         assert pins["numpy"] == trained["numpy"]
         assert {"bentoml", "fastapi", "pydantic", "uvicorn", "prometheus-client"} <= set(pins)
         assert ("skops" in pins) == (name == "diabetes")
-    out, manifest = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "onnx",
+    out, manifest = generate(experiments["churn"], output_dir=tmp_path / "onnx",
                                          model_runtime="onnx")
     assert manifest["runtimes"]["model"] == "onnx"
     assert not {"scikit-learn", "scipy", "joblib", "pandas"} & set(_pins(out))
@@ -90,7 +98,7 @@ def test_two_clean_builds_are_byte_identical(experiments: dict[str, Path],
                                              tmp_path: Path) -> None:
     trees = []
     for attempt in ("a", "b"):
-        out, _ = run_deployment_agent(experiments["iris_sites"], output_dir=tmp_path / attempt)
+        out, _ = generate(experiments["iris_sites"], output_dir=tmp_path / attempt)
         trees.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*")
                       if p.is_file()})
     assert trees[0] == trees[1]
@@ -105,23 +113,23 @@ def test_feature_names_with_spaces_become_aliases(deployments: dict[str, Deploym
 
 def test_rollback_names_the_previous_image(experiments: dict[str, Path],
                                            tmp_path: Path) -> None:
-    out, first = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+    out, first = generate(experiments["churn"], output_dir=tmp_path / "d",
                                       api_version="1.0.0")
     assert "No previous deployment" in (out / "runbook.md").read_text()
-    out, second = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+    out, second = generate(experiments["churn"], output_dir=tmp_path / "d",
                                        api_version="1.1.0")
     runbook = (out / "runbook.md").read_text()
     assert f"Previous image: `{first['image']}`" in runbook
     assert f"docker run -d --name customer-churn-api -p 8000:8000 {first['image']}" in runbook
     assert second["image"] == "customer-churn-api:1.1.0"
-    history = json.loads((tmp_path / "deployment_history.json").read_text())
+    history = json.loads((tmp_path / "d_history.json").read_text())
     assert [h["image_ref"] for h in history] == ["customer-churn-api:1.0.0",
                                                   "customer-churn-api:1.1.0"]
 
 
 def test_uvicorn_runtime_has_its_own_dockerfile_and_no_bentoml(experiments: dict[str, Path],
                                                                 tmp_path: Path) -> None:
-    out, manifest = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "d",
+    out, manifest = generate(experiments["churn"], output_dir=tmp_path / "d",
                                          runtime="uvicorn")
     dockerfile = (out / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python3", "-m", "api.serve"]' in dockerfile
@@ -148,31 +156,30 @@ def test_prediction_is_read_off_predict_proba_only_where_exact(
     manifest = {"model_path": "knn.joblib", "model_type": "sklearn", "classes": [0, 1],
                 "input_schema": {"a": "float", "b": "float"}}
     (tmp_path / "experiment_manifest.json").write_text(json.dumps(manifest))
-    out, _ = run_deployment_agent(tmp_path / "experiment_manifest.json",
-                                  model_runtime="sklearn")
-    scoring = (out / "api" / "scoring.py").read_text()
-    assert "predictions = model.predict(features).tolist()" in scoring
-    assert "argmax" not in scoring
-    churn, _ = run_deployment_agent(deployments["churn"].layout.manifest,
-                                    output_dir=tmp_path / "churn", model_runtime="sklearn")
-    scoring = (churn / "api" / "scoring.py").read_text()
-    assert "np.argmax(proba, axis=1)" in scoring and "model.predict(" not in scoring
+    out, _ = generate(tmp_path / "experiment_manifest.json",
+                                  model_runtime="native")
+    spec = json.loads((out / "api" / "model_spec.json").read_text())
+    assert spec["family"] == "sklearn" and spec["predict_from_proba"] is False
+    churn, _ = generate(deployments["churn"].layout.manifest,
+                                    output_dir=tmp_path / "churn", model_runtime="native")
+    spec = json.loads((churn / "api" / "model_spec.json").read_text())
+    assert spec["family"] == "sklearn" and spec["predict_from_proba"] is True
 
 
 def test_secrets_next_to_the_deployment_stay_out_of_the_bento(
         experiments: dict[str, Path], tmp_path: Path) -> None:
     """Keys and certificates an operator keeps beside the deployment (even in model/) are
     not packaged: the bento is built from an allow-list."""
-    out, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "deployment")
+    out, _ = generate(experiments["churn"], output_dir=tmp_path / "deployment")
     decoy = "decoy-secret-4f1b0c"
     for rel in ("api_keys.txt", ".env", "tls/key.pem", "model/api_keys.txt", "secrets/token"):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(f"{decoy}\n")
-    bento = Path(build(layout_for(experiments["churn"], out))["path"])
+    bento = Path(build(layout_for(experiments["churn"], out)).path)
     packaged = [p for p in bento.rglob("*") if p.is_file()]
     assert any(p.name.startswith("model.") for p in packaged)
     assert not [p for p in packaged if decoy.encode() in p.read_bytes()]
-    uvicorn, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "uvicorn",
+    uvicorn, _ = generate(experiments["churn"], output_dir=tmp_path / "uvicorn",
                                       runtime="uvicorn")
     assert "api_keys" in (uvicorn / ".dockerignore").read_text()  # its image's build context
 
@@ -196,17 +203,17 @@ def test_skops_types_are_trusted_only_from_the_build_configuration(tmp_path: Pat
                 "input_schema": {"a": "float", "b": "float"}}
     (tmp_path / "experiment_manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DeploymentAgentError, match=r"numpy\.sinc.*skops_trusted_types"):
-        run_deployment_agent(tmp_path / "experiment_manifest.json")
+        generate(tmp_path / "experiment_manifest.json")
     settings = tmp_path / "settings.yaml"
     settings.write_text("deployment:\n  model:\n    skops_trusted_types: [numpy.sinc]\n")
-    out, manifest = run_deployment_agent(tmp_path / "experiment_manifest.json",
+    out, manifest = generate(tmp_path / "experiment_manifest.json",
                                          settings_path=settings)
     # skl2onnx has no converter for an arbitrary function: served by scikit-learn, and
     # the reason is recorded.
-    assert manifest["runtimes"]["model"] == "sklearn"
+    assert manifest["runtimes"]["model"] == "native"
     assert "conversion error" in manifest["runtimes"]["model_reason"]
-    scoring = (out / "api" / "scoring.py").read_text()
-    assert 'SKOPS_TRUSTED_TYPES: list[str] = ["numpy.sinc"]' in scoring
+    spec = json.loads((out / "api" / "model_spec.json").read_text())
+    assert spec["skops_trusted_types"] == ["numpy.sinc"]
     with ServiceProcess.uvicorn(out) as server:
         server.wait_for("/health/ready")
         assert httpx.post(server.base_url + "/predict", json={"a": 0.5, "b": 1.0}

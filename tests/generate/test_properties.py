@@ -14,6 +14,7 @@ import collections
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -22,18 +23,23 @@ from typing import Any
 
 import pytest
 import yaml
+from bodies import agree, bodies
 from conftest import report
+from helpers import generate
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from manifests import experiments, write_experiment
 from markdown_it import MarkdownIt
 
-from deployment_agent import run_deployment_agent
-from deployment_agent.generate.checks import RUFF_OPTIONS, RUFF_RULES
 from deployment_agent.generate.escape import md_code
+from deployment_agent.package.wheelhouse import build_for as build_wheelhouse
+from deployment_agent.plan.layout import Layout, layout_for
+from deployment_agent.service.decoding import fast_records
+from deployment_agent.verify.environment import interpreter
 from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.slow
-EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
 REAL_SERVER_EVERY = 30
 SERVICE_MODULES = ("api", "service")
 
@@ -45,8 +51,10 @@ class Tally:
         self.manifests = 0
         self.features: list[int] = []
         self.runtimes: collections.Counter[str] = collections.Counter()
+        self.families: collections.Counter[str] = collections.Counter()
         self.reasons: collections.Counter[str] = collections.Counter()
         self.real_servers = 0
+        self.fast_paths = 0
         self.trees: list[Path] = []
 
 
@@ -61,6 +69,28 @@ def import_app(folder: Path) -> Any:
         return api.main.app
     finally:
         sys.path.remove(str(folder))
+
+
+def check_decoders_agree(data: st.DataObject, bodies_per_manifest: int = 25) -> bool:
+    """msgspec's fast path and the generated pydantic model judge drawn bodies alike (the
+    generated ``api.schemas``, just imported by :func:`import_app`); a recommender's
+    requests have no fast path. I return whether the model has one."""
+    schemas = sys.modules["api.schemas"]
+    fast = fast_records(schemas.PredictionRequest, schemas.BatchRequest)
+    if "QueryFeatures" in vars(schemas):
+        assert fast is None
+        return False
+    if fast is None:
+        # msgspec cannot name a field by a name holding '"', '\\' or a control character:
+        # such a model is validated by pydantic alone.
+        names = [i.alias or n for n, i in schemas.PredictionRequest.model_fields.items()]
+        assert any(re.search(r'["\\\x00-\x1f]', n) for n in names), names
+        return False
+    for body in data.draw(st.lists(bodies(schemas.PredictionRequest),
+                                   min_size=bodies_per_manifest,
+                                   max_size=bodies_per_manifest)):
+        agree(schemas, fast, body)
+    return True
 
 
 def check_in_process(folder: Path, context: dict[str, Any]) -> None:
@@ -81,11 +111,14 @@ def check_endpoints(get: Any, post: Any, context: dict[str, Any]) -> None:
     assert list(properties) == [f["name"] for f in context["features"]]
     answer = post("/predict", json=context["example_input"])
     assert answer.status_code == 200, answer.text[:2000]
-    prediction = answer.json()["prediction"]
     classes = context["model"]["classes"]
-    if classes is not None:
-        assert prediction in classes
+    if context["model"]["task"] == "anomaly_detection":
+        score = answer.json()["anomaly_score"]
+        assert math.isfinite(score) and answer.json()["is_anomaly"] == (score < 0)
+    elif classes is not None:
+        assert answer.json()["prediction"] in classes
     else:
+        prediction = answer.json()["prediction"]
         assert isinstance(prediction, float) and math.isfinite(prediction)
     batch = post("/predict/batch", json={"records": [context["example_input"]] * 3})
     assert batch.status_code == 200 and batch.json()["count"] == 3
@@ -134,10 +167,14 @@ def table_rows(tokens: list[Any], first_header: str) -> list[list[str]]:
     raise AssertionError(f"no table headed {first_header!r}")
 
 
-def check_real_server(folder: Path, store: Path, context: dict[str, Any]) -> None:
+def check_real_server(layout: Layout, context: dict[str, Any]) -> None:
+    """The real entrypoint, in an environment made only from the deployment's locked
+    wheels (as the image has it)."""
     import httpx
 
-    with ServiceProcess.entrypoint(folder, store, {"WORKERS": "1"}) as server:
+    build_wheelhouse(layout)
+    with ServiceProcess.entrypoint(layout.deployment, layout.bento_store, {"WORKERS": "1"},
+                                   python=interpreter(layout)) as server:
         server.wait_for("/health/ready", timeout=120)
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
             check_endpoints(client.get, client.post, context)
@@ -148,16 +185,19 @@ def tally() -> Any:
     counts = Tally()
     yield counts
     if counts.trees:
-        # One more ruff pass over every generated tree, outside the generator.
+        # One more ruff pass over every generated tree, outside the generator, from another
+        # folder: each tree's own ruff.toml applies.
         ruff = subprocess.run(
-            [sys.executable, "-m", "ruff", "check", *RUFF_OPTIONS, f"--select={RUFF_RULES}",
-             *map(str, counts.trees)], capture_output=True, text=True)
+            [sys.executable, "-m", "ruff", "check", "--no-cache", *map(str, counts.trees)],
+            capture_output=True, text=True, cwd="/")
         assert ruff.returncode == 0, ruff.stdout[-3000:]
     report(f"property test: {counts.manifests} random manifests, features per manifest "
            f"min {min(counts.features, default=0)}, median "
            f"{sorted(counts.features)[len(counts.features) // 2] if counts.features else 0}, "
-           f"max {max(counts.features, default=0)}; served by {dict(counts.runtimes)}; "
-           f"{counts.real_servers} also on a real server; fallback reasons "
+           f"max {max(counts.features, default=0)}; families {dict(counts.families)}; "
+           f"served by {dict(counts.runtimes)}; "
+           f"{counts.real_servers} also on a real server; {counts.fast_paths} validated by "
+           "msgspec (25 drawn bodies each judged as pydantic does); fallback reasons "
            f"{dict(counts.reasons)}")
 
 
@@ -165,23 +205,26 @@ def tally() -> Any:
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(recipe=experiments())
+@given(recipe=experiments(), data=st.data())
 def test_any_valid_manifest_generates_lints_serves_and_predicts(
-        recipe: dict[str, Any], tally: Tally, tmp_path_factory: pytest.TempPathFactory) -> None:
+        recipe: dict[str, Any], data: st.DataObject, tally: Tally,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("property")
     manifest = write_experiment(recipe, root / "modeling")
-    folder, record = run_deployment_agent(manifest)
+    folder, record = generate(manifest)
     context = json.loads((root / "deployment-build" / "context.json").read_text())
-    assert record["runtimes"]["model"] in ("onnx", "sklearn")
+    assert record["runtimes"]["model"] in ("onnx", "native")
     assert record["runtimes"]["model_reason"]
     check_documents(folder, context)
     check_in_process(folder, context)
+    tally.fast_paths += check_decoders_agree(data)
     tally.manifests += 1
     tally.features.append(len(context["features"]))
     tally.runtimes[record["runtimes"]["model"]] += 1
-    if record["runtimes"]["model"] == "sklearn":
+    if record["runtimes"]["model"] == "native":
         tally.reasons[record["runtimes"]["model_reason"].split(":")[1].strip()[:40]] += 1
     tally.trees.append(folder)
+    tally.families[recipe["family"]] += 1
     if tally.manifests % REAL_SERVER_EVERY == 1:
-        check_real_server(folder, root / "deployment-build" / "bentoml", context)
+        check_real_server(layout_for(manifest), context)
         tally.real_servers += 1

@@ -1,4 +1,5 @@
-"""The runtime seam: requirement pins come from one declared place, per runtime."""
+"""The runtime seam: requirement pins come from one declared place, per runtime, and the
+model's own libraries from the model file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deployment_agent.contract.errors import DeploymentAgentError
-from deployment_agent.plan.runtime import BENTOML, ONNX, SKLEARN, UVICORN, requirements
+from deployment_agent.plan.runtime import BENTOML, NATIVE, ONNX, UVICORN, requirements
 from deployment_agent.stack import declared_pins, pin
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
@@ -23,19 +24,20 @@ def test_pins_are_this_distributions_declared_dependencies() -> None:
 
 
 def test_each_runtime_adds_only_what_it_imports() -> None:
-    trained = {"scikit-learn": "1.9.1", "numpy": "2.4.6"}
-    bento_sklearn = requirements(BENTOML, SKLEARN, "sklearn", True, trained)
-    uvicorn_onnx = requirements(UVICORN, ONNX, "sklearn", True, trained)
-    names = {line.split("==")[0] for line in bento_sklearn}
+    model = {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "3.1.1", "joblib": "1.6.0"}
+    bento_native = requirements(BENTOML, NATIVE, model)
+    uvicorn_onnx = requirements(UVICORN, ONNX, model)
+    names = {line.split("==")[0] for line in bento_native}
     assert {"bentoml", "kantoku", "scikit-learn", "pandas", "httptools", "uvloop",
-            "pydantic-settings"} <= names
+            "pydantic-settings", "numpy"} <= names
     onnx_names = {line.split("==")[0] for line in uvicorn_onnx}
-    assert "onnxruntime" in onnx_names
+    assert {"onnxruntime", "numpy"} <= onnx_names
     assert not onnx_names & {"bentoml", "scikit-learn", "scipy", "pandas", "joblib"}
     assert all(line == f"{line.split('==')[0]}=={pin(line.split('==')[0])}"
                for line in uvicorn_onnx)
 
 
 def test_the_model_libraries_keep_their_training_versions() -> None:
-    lines = requirements(BENTOML, SKLEARN, "skops", False, {"scikit-learn": "1.8.0"})
-    assert "scikit-learn==1.8.0" in lines and f"skops=={pin('skops')}" in lines
+    lines = requirements(BENTOML, NATIVE, {"scikit-learn": "1.8.0", "numpy": "2.3.0"})
+    assert "scikit-learn==1.8.0" in lines and "numpy==2.3.0" in lines
+    assert f"fastapi=={pin('fastapi')}" in lines

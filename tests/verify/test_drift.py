@@ -5,6 +5,7 @@ both are summed)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from conftest import Deployment, report
 from helpers import dashboard_metrics
 
+from deployment_agent.service.metrics import FLUSH_SECONDS
 from deployment_agent.verify.server import ServiceProcess
 from examples.churn.train import FEATURES, make_data
 
@@ -136,6 +138,8 @@ def test_one_record_at_a_time_counts_as_a_batch_does(
     def delta(send_them: Any) -> dict[str, float]:
         before = bin_counts(base_url)
         send_them()
+        # Each worker publishes its single-record counts within FLUSH_SECONDS.
+        time.sleep(FLUSH_SECONDS + 0.5)
         after = bin_counts(base_url)
         return {k: v - before.get(k, 0.0) for k, v in after.items()
                 if v - before.get(k, 0.0)}

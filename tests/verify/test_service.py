@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import Deployment, load_model
-from helpers import invalid_requests, post, reference_input, sample_records
+from helpers import generate, invalid_requests, post, reference_input, sample_records
 
 from deployment_agent.verify.server import ServiceProcess
 
@@ -167,14 +167,13 @@ def test_model_failure_is_a_safe_500_and_serving_continues(
         experiments: dict[str, Path], tmp_path: Path) -> None:
     """A manifest that allows null for a feature the model cannot impute: the model raises
     on null, the client gets a safe 500 with a request id, the next request is served."""
-    from deployment_agent import run_deployment_agent
 
     folder = tmp_path / "modeling"
     shutil.copytree(experiments["churn"].parent, folder)
     manifest = json.loads((folder / "experiment_manifest.json").read_text())
     manifest["input_schema"]["credit_score"]["nullable"] = True
     (folder / "experiment_manifest.json").write_text(json.dumps(manifest))
-    out, _ = run_deployment_agent(folder / "experiment_manifest.json")
+    out, _ = generate(folder / "experiment_manifest.json")
     example = manifest["example_input"]
     with ServiceProcess.uvicorn(out) as server:
         server.wait_for("/health/ready", timeout=60)

@@ -13,9 +13,8 @@ import httpx
 import psutil
 import pytest
 from conftest import Deployment, report
-from helpers import CLIENTS, Load
+from helpers import CLIENTS, Load, generate
 
-from deployment_agent import run_deployment_agent
 from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.server
@@ -50,7 +49,7 @@ def test_a_killed_worker_is_replaced_and_counted(runtime: str,
         name, version = bentos["churn"].split(":")
         root = deployment.bento_store / "bentos" / name / version / "src"
     else:
-        root, _ = run_deployment_agent(experiments["churn"], output_dir=tmp_path / "uvicorn",
+        root, _ = generate(experiments["churn"], output_dir=tmp_path / "uvicorn",
                                        runtime="uvicorn")
     env = {"WORKERS": "2", "LOG_LEVEL": "warning"}
     with ServiceProcess.entrypoint(root, deployment.bento_store, env) as server:

@@ -1,4 +1,5 @@
-"""Inputs for the verification gate: the example input, then rows drawn from the schema.
+"""Inputs for the verification gate: the example input, then rows drawn from the schema
+(and, for a recommender's scorer, from the catalogue).
 
 Numbers come from the training statistics when the manifest has them (mean, std, clipped
 to the recorded min/max and the schema's bounds), else uniformly within the bounds;
@@ -62,3 +63,16 @@ def gate_columns(context: Context, n: int) -> list[list[Any]]:
     rng = np.random.default_rng(SEED)
     example = context.example_input
     return [_column(f, example[f.name], n, rng) for f in context.features]
+
+
+def gate_rows(context: Context, n: int, items: list[tuple[Any, ...]] | None = None
+              ) -> list[tuple[Any, ...]]:
+    """The gate's rows in the model's column order: the example input first, then ``n``
+    sampled; a scorer's rows go on with a catalogue item's features (the first item for
+    the example, then items drawn at random)."""
+    rows = list(zip(*gate_columns(context, n), strict=True))
+    if not items:
+        return rows
+    rng = np.random.default_rng(SEED + 1)
+    picks = [0, *rng.integers(0, len(items), n).tolist()]
+    return [row + items[i] for row, i in zip(rows, picks, strict=True)]

@@ -28,6 +28,17 @@ from .errors import ManifestError
 from .text import check_text
 
 FeatureType = Literal["int", "float", "bool", "str"]
+# How the model file is stored, and so which library loads it.
+ModelType = Literal["sklearn", "skops", "xgboost", "lightgbm", "catboost", "onnx"]
+MODEL_TYPES: dict[str, str] = {
+    "sklearn": "a joblib or pickle file of any scikit-learn-compatible estimator",
+    "skops": "the safe skops format of one",
+    "xgboost": "XGBoost's own model file (.json or .ubj, Booster.save_model)",
+    "lightgbm": "LightGBM's text model file (Booster.save_model)",
+    "catboost": "CatBoost's own model file (.cbm, save_model)",
+    "onnx": "an ONNX model exported by the modelling step",
+}
+Task = Literal["classification", "regression", "anomaly_detection", "recommendation"]
 
 
 class FeatureSpec(BaseModel):
@@ -141,6 +152,72 @@ def _expand_short_type(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+def _expand_short_types(value: Any) -> Any:
+    """A schema's features with their shorthand types expanded."""
+    if isinstance(value, dict):
+        return {k: _expand_short_type(v) for k, v in value.items()}
+    return value
+
+
+class AnomalySpec(BaseModel):
+    """How an anomaly detector's score becomes a decision (task ``anomaly_detection``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(
+        None, description="is_anomaly is anomaly_score < threshold. Default 0: the model's "
+                          "own cut (decision_function's sign, as its predict() uses); "
+                          "required for a model with score_samples only.")
+    expected_rate: float | None = Field(
+        None, gt=0, lt=1, description="Share of anomalies expected in live traffic (the "
+                                      "alert's baseline); default: the model's numeric "
+                                      "contamination, else 0.1.")
+
+
+class RecommendationSpec(BaseModel):
+    """A recommender: its item catalogue and how items are ranked (task
+    ``recommendation``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["neighbors", "scorer"] = Field(
+        description='"neighbors": the model has kneighbors() and was fitted on the '
+                    "catalogue's item vectors, row by row (the vector columns are "
+                    'input_schema\'s); "scorer": the model scores query features '
+                    "(input_schema) followed by the item features (item_features), one row "
+                    "per catalogue item, and the top k by score are returned.")
+    catalog_path: str = Field(
+        min_length=1, description="CSV file of the item catalogue (header row; one row per "
+                                  "item), relative to the manifest's folder, or absolute.")
+    catalog_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="sha256 of the catalogue file, checked like model_sha256.")
+    item_id: str = Field("item_id", min_length=1,
+                         description="The catalogue's column of item identifiers.")
+    item_id_type: Literal["int", "str"] = Field("str", description="Type of the item ids.")
+    item_features: dict[Annotated[str, Field(min_length=1)], FeatureSpec] = Field(
+        default_factory=dict,
+        description='Scorer: the catalogue columns the model reads after the query features, '
+                    'in order (name -> "int" | "float" | "bool" | "str" or a FeatureSpec).')
+    max_k: int = Field(100, ge=1, le=10_000, description="Most items one request may ask for.")
+    default_k: int = Field(10, ge=1, description="Items returned when a request names no k.")
+
+    _short_types = field_validator("item_features", mode="before")(_expand_short_types)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecommendationSpec:
+        _check_texts("item feature name", [*self.item_features, self.item_id])
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k {self.default_k} is greater than max_k {self.max_k}")
+        if self.strategy == "scorer" and not self.item_features:
+            raise ValueError("item_features: a scorer needs the catalogue columns it reads")
+        if self.strategy == "neighbors" and self.item_features:
+            raise ValueError("item_features: the neighbors strategy reads input_schema's "
+                             "columns from the catalogue; leave item_features out")
+        return self
+
+
+
+
 class ExperimentManifest(BaseModel):
     """What the modelling step records about a trained model.
 
@@ -153,8 +230,8 @@ class ExperimentManifest(BaseModel):
     model_path: str = Field(
         min_length=1, description="Model file, relative to the manifest's folder, or absolute."
     )
-    model_type: Literal["sklearn", "skops"] = Field(
-        description='"sklearn": a joblib/pickle file; "skops": the safe skops format.'
+    model_type: ModelType = Field(
+        description="; ".join(f'"{name}": {what}' for name, what in MODEL_TYPES.items()) + "."
     )
     input_schema: dict[
         Annotated[str, Field(min_length=1)], Annotated[FeatureSpec, Field()]
@@ -166,7 +243,12 @@ class ExperimentManifest(BaseModel):
     experiment_id: str | None = None
     model_name: str | None = None
     model_version: str | None = None
-    task: Literal["classification", "regression"] | None = None
+    task: Task | None = Field(
+        None, description="Default: classification when there are classes, "
+                          "anomaly_detection for an outlier detector, else regression.")
+    anomaly: AnomalySpec | None = Field(None, description="task anomaly_detection only.")
+    recommendation: RecommendationSpec | None = Field(
+        None, description="task recommendation: required.")
     target: str | None = None
     classes: list[str | int] | None = Field(None, min_length=1)
     output_schema: dict[str, Any] | None = None
@@ -185,12 +267,7 @@ class ExperimentManifest(BaseModel):
 
     _source: Path = PrivateAttr(default=Path("."))
 
-    @field_validator("input_schema", mode="before")
-    @classmethod
-    def _short_types(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: _expand_short_type(v) for k, v in value.items()}
-        return value
+    _short_types = field_validator("input_schema", mode="before")(_expand_short_types)
 
     @field_validator("input_schema")
     @classmethod
@@ -216,8 +293,20 @@ class ExperimentManifest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentManifest:
-        if self.task == "regression" and self.classes:
-            raise ValueError("classes are given but task is regression")
+        if self.task in ("regression", "anomaly_detection", "recommendation") and self.classes:
+            raise ValueError(f"classes are given but task is {self.task}")
+        if self.task == "recommendation" and self.recommendation is None:
+            raise ValueError("recommendation: task recommendation needs a recommendation "
+                             "section")
+        if self.recommendation is not None and self.task != "recommendation":
+            raise ValueError('recommendation: this section needs "task": "recommendation"')
+        if self.anomaly is not None and self.task not in (None, "anomaly_detection"):
+            raise ValueError('anomaly: this section needs "task": "anomaly_detection"')
+        if self.recommendation is not None:
+            clash = sorted(set(self.recommendation.item_features) & set(self.input_schema))
+            if clash:
+                raise ValueError(f"recommendation.item_features {clash} are also query "
+                                 "features in input_schema: name each column once")
         if self.example_input is not None:
             missing = [n for n in self.input_schema if n not in self.example_input]
             extra = [n for n in self.example_input if n not in self.input_schema]
@@ -233,21 +322,43 @@ class ExperimentManifest(BaseModel):
         """The manifest file this was loaded from."""
         return self._source
 
+    def resolve(self, relative: str) -> Path:
+        """A path the manifest names, resolved against the manifest's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else (self._source.parent / path).resolve()
+
     @property
     def model_file(self) -> Path:
         """Absolute path of the model file (``model_path`` resolved against the manifest)."""
-        path = Path(self.model_path)
-        return path if path.is_absolute() else (self._source.parent / path).resolve()
+        return self.resolve(self.model_path)
+
+    @property
+    def catalog_file(self) -> Path | None:
+        """Absolute path of a recommender's item catalogue, else None."""
+        return self.resolve(self.recommendation.catalog_path) if self.recommendation else None
 
 
 # What to do about an error, by the name of the field it is in.
 FIXES: dict[str, str] = {
     "model_path": 'set "model_path" to the model file, relative to the manifest or absolute',
-    "model_type": 'set "model_type" to "sklearn" (joblib/pickle file) or "skops"',
+    "model_type": 'set "model_type" to one of ' + ", ".join(
+        f'"{name}" ({what})' for name, what in MODEL_TYPES.items()),
     "input_schema": 'set "input_schema" to {"feature": "int" | "float" | "bool" | "str", ...}'
     " with at least one feature",
     "type": 'use one of "int", "float", "bool", "str"',
-    "task": 'use "classification" or "regression", or leave it out',
+    "task": 'use "classification", "regression", "anomaly_detection" or "recommendation" '
+            '(with a "recommendation" section), or leave it out',
+    "recommendation": 'give {"strategy": "neighbors" | "scorer", "catalog_path": "items.csv",'
+                      ' "item_id": "item_id", ...} (see docs/experiment_manifest.schema.json)',
+    "strategy": 'use "neighbors" (a model with kneighbors) or "scorer" (a model that scores '
+                "query x item rows)",
+    "catalog_path": "set it to the item catalogue (CSV), relative to the manifest or absolute",
+    "catalog_sha256": "use the 64 lowercase hex digits printed by `sha256sum CATALOG_FILE`",
+    "item_features": 'list the catalogue columns the scorer reads: {"price": "float", ...}',
+    "max_k": "a whole number from 1 to 10000",
+    "default_k": "a whole number from 1 to max_k",
+    "anomaly": 'give {"threshold": number} or leave it out',
+    "threshold": "a number: is_anomaly is anomaly_score < threshold",
     "model_sha256": "use the 64 lowercase hex digits printed by `sha256sum MODEL_FILE`",
     "classes": "list the class labels in the order of the model's classes_",
     "enum": "list the allowed values, each of the feature's type",
@@ -337,27 +448,33 @@ def load_manifest(path: str | Path) -> ExperimentManifest:
     return manifest
 
 
+def _checked_file(manifest: ExperimentManifest, field: str, path: Path,
+                  expected: str | None, what: str) -> str:
+    """Check that a file the manifest names exists and matches its recorded sha256."""
+    if not path.is_file():
+        raise ManifestError(
+            str(manifest.source),
+            [f"{field}: {what} {path} not found. Fix: correct {field} (relative paths are "
+             "resolved against the manifest's folder)"])
+    actual = sha256_file(path)
+    if expected and expected != actual:
+        digest = field.replace("_path", "_sha256")
+        raise ManifestError(
+            str(manifest.source),
+            [f"{digest}: {path} has sha256 {actual}, the manifest says {expected}. Fix: the "
+             f"{what} was changed or replaced; restore the trained file or re-run the "
+             "modelling step"])
+    return actual
+
+
 def check_model_file(manifest: ExperimentManifest) -> str:
-    """Check the model file exists and matches ``model_sha256``; return its sha256."""
-    model = manifest.model_file
-    if not model.is_file():
-        raise ManifestError(
-            str(manifest.source),
-            [
-                f"model_path: model file {model} not found. Fix: correct model_path "
-                "(relative paths are resolved against the manifest's folder)"
-            ],
-        )
-    actual = sha256_file(model)
-    if manifest.model_sha256 and manifest.model_sha256 != actual:
-        raise ManifestError(
-            str(manifest.source),
-            [
-                f"model_sha256: {model} has sha256 {actual}, the manifest says "
-                f"{manifest.model_sha256}. Fix: the model file was changed or replaced; "
-                "restore the trained file or re-run the modelling step"
-            ],
-        )
+    """Check the model file (and a recommender's catalogue) exist and match their sha256;
+    return the model's sha256."""
+    actual = _checked_file(manifest, "model_path", manifest.model_file, manifest.model_sha256,
+                           "model file")
+    if manifest.recommendation is not None and manifest.catalog_file is not None:
+        _checked_file(manifest, "recommendation.catalog_path", manifest.catalog_file,
+                      manifest.recommendation.catalog_sha256, "catalogue file")
     return actual
 
 

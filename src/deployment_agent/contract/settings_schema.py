@@ -140,11 +140,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model.skops_trusted_types", "list", (),
             "skops types to trust beyond skops' defaults (never read from the file)"),
     Setting("model.runtime", "str", "auto",
-            "auto: ONNX when the compiled model passes the gate, else scikit-learn",
-            env="MODEL_RUNTIME", argument="model_runtime", choices=("auto", "onnx", "sklearn")),
+            "auto: ONNX when the compiled model passes the gate, else the model's own "
+            "library (native)", env="MODEL_RUNTIME", argument="model_runtime",
+            choices=("auto", "onnx", "native")),
     Setting("model.onnx_tolerance", "float", 1e-5,
-            "largest absolute difference allowed between ONNX and scikit-learn outputs",
-            env="ONNX_TOLERANCE", gt=0, le=1),
+            "absolute difference allowed between ONNX and native outputs (plus "
+            "onnx_rtol times the largest native output)", env="ONNX_TOLERANCE", gt=0, le=1),
+    Setting("model.onnx_rtol", "float", 1e-5,
+            "difference allowed per unit of the largest native output: float32 trees "
+            "round sums of that size", env="ONNX_RTOL", ge=0, le=0.01),
     Setting("model.gate_rows", "int", 10_000,
             "rows the verification gate compares, beyond the example input",
             env="GATE_ROWS", ge=10_000, le=1_000_000),

@@ -27,9 +27,9 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
     "Security",
     "Kubernetes",
 )
-RUFF_RULES = "E,F,W,I,B,UP"
-RUFF_OPTIONS = ("--no-cache", "--isolated", "--line-length=100", "--target-version=py311",
-                "--config", "lint.isort.known-first-party = ['api']")
+# The deployment's ruff configuration (copied into it as ruff.toml): the same rules apply
+# wherever ruff runs.
+RUFF_CONFIG = "ruff.toml"
 
 
 def _outside_code_blocks(text: str) -> str:
@@ -65,7 +65,7 @@ def runbook_problems(text: str, context: Context) -> list[str]:
     specifics = {
         "the image tag": context.image.ref,
         "the model version": md_code(context.model.version),
-        "the example request": shell(context.example_input),
+        "the example request": shell(context.request_example),
         **{f"feature {f.name!r}": md_code(f.name) for f in context.features},
     }
     problems += [f"{what} is not mentioned" for what, needle in specifics.items()
@@ -79,19 +79,21 @@ def check_runbook(text: str, context: Context) -> None:
         raise GenerationError("runbook.md is incomplete: " + "; ".join(problems[:10]))
 
 
-def check_python(tree: Path) -> None:
-    """Compile every module, then format and lint the tree with ruff (in place)."""
+def check_python(tree: Path, rendered: list[str]) -> None:
+    """Compile every module, sort the imports of the ``rendered`` ones and format them
+    with ruff (in place), then lint the whole tree with its own ``ruff.toml``. The copied
+    service modules are only linted: they stay byte for byte what the deployment agent
+    tests."""
     for path in sorted(tree.rglob("*.py")):
         try:
             compile(path.read_text(encoding="utf-8"), str(path.relative_to(tree)), "exec")
         except SyntaxError as exc:
             raise GenerationError(f"generated {path.relative_to(tree)} does not compile: "
                                   f"{exc}") from None
-    # Sort imports and format first (ruff lays out imports, long calls and literals), then
-    # lint everything.
-    for command in (["check", *RUFF_OPTIONS, "--select=I", "--fix", "."],
-                    ["format", *RUFF_OPTIONS, "."],
-                    ["check", *RUFF_OPTIONS, f"--select={RUFF_RULES}", "."]):
+    options = ["--no-cache", "--config", RUFF_CONFIG]
+    layout = [["check", *options, "--select=I", "--fix", *rendered],
+              ["format", *options, *rendered]] if rendered else []
+    for command in [*layout, ["check", *options, "."]]:
         ruff = subprocess.run([sys.executable, "-m", "ruff", *command], cwd=tree,
                               capture_output=True, text=True)
         if ruff.returncode != 0:

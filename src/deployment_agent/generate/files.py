@@ -26,8 +26,9 @@ def staging_dir(target: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
 
 
-def swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with two renames: never a half-written tree."""
+def swap_in(staging: Path, target: Path, keep: Path | None = None) -> None:
+    """Replace ``target`` by ``staging`` with two renames: never a half-written tree. The
+    replaced tree is deleted, or kept as ``keep`` (replacing what was kept before)."""
     old = target.with_name(f".{target.name}.old")
     if old.exists():
         shutil.rmtree(old)
@@ -35,4 +36,10 @@ def swap_in(staging: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(staging, target)
     if old.exists():
-        shutil.rmtree(old)
+        if keep is None:
+            shutil.rmtree(old)
+        else:
+            if keep.exists():
+                shutil.rmtree(keep)
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(old, keep)

@@ -8,22 +8,25 @@ what was generated, from what, with every file's sha256.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..contract.errors import GenerationError
 from ..hashing import sha256_file, sha256_text
+from ..plan import records
 from ..plan.context import Context
 from ..plan.history import record
 from ..plan.layout import Layout
 from ..plan.planner import read_context
 from ..plan.runtime import MODELS, SERVING, requirements, wheelhouse_image
-from ..resources import outputs
-from ..stack import declared_pins, require_module
-from .checks import check_python, check_runbook
+from ..resources import DRIFT_FILE, SPEC_FILE, copied_paths, outputs, package_path, scoring_module
+from ..service.spec import ModelSpec
+from ..stack import require_module
+from .checks import RUFF_CONFIG, check_python, check_runbook
 from .escape import md_fence
 from .files import staging_dir, swap_in
 from .monitoring import dashboard, rules_document, rules_tests
@@ -34,6 +37,7 @@ DEPLOYMENT_MANIFEST = "deployment_manifest.json"
 BENTO_INPUTS = ("service.py", "bentofile.yaml", "requirements.txt", "api/", "model/", "docker/")
 # Setting types that are safe and useful as the image's ENV lines (no free text).
 IMAGE_ENV_TYPES = ("int", "float", "bool")
+
 
 
 def swagger_assets() -> dict[str, Path]:
@@ -48,11 +52,21 @@ def swagger_assets() -> dict[str, Path]:
             "api/static/favicon.png": static / "favicon-light-32x32.png"}
 
 
-def gate_report(layout: Layout) -> dict[str, Any]:
+def verified(layout: Layout) -> bool:
+    """Whether the deployment in place is the one the last smoke check passed."""
+    record = layout.deployment / DEPLOYMENT_MANIFEST
+    if not record.is_file() or not layout.smoke_report.is_file():
+        return False
+    return layout.read_json(record).get("bento_tag") == \
+        layout.read_json(layout.smoke_report).get("tag")
+
+
+def gate_report(layout: Layout, context: Context) -> dict[str, Any]:
     """What the compile step decided: the model runtime to serve, and why."""
     if layout.gate_report.is_file():
         return layout.read_json(layout.gate_report)
-    return {"runtime": "sklearn", "reason": "the compile step has not run", "gate": None}
+    return {"runtime": "native", "reason": "the compile step has not run", "gate": None,
+            "spec": dataclasses.asdict(context.model.spec)}
 
 
 def bento_version(files: dict[str, str], api_version: str) -> str:
@@ -62,24 +76,51 @@ def bento_version(files: dict[str, str], api_version: str) -> str:
     return f"{api_version}-{sha256_text(listing)[:10]}".lower()
 
 
-def namespace(context: Context, report: dict[str, Any]) -> dict[str, Any]:
+class Served(NamedTuple):
+    """The model file a deployment serves: its path there, where it comes from, its
+    sha256, and the spec its scoring module reads."""
+
+    file: str
+    source: Path
+    sha256: str
+    spec: ModelSpec
+    label: str
+
+
+def served_model(layout: Layout, context: Context, report: dict[str, Any]) -> Served:
+    """What the compile step chose to serve: the verified conversion, an ONNX model file
+    as it is, or the trained file with its own library."""
+    runtime = MODELS[report["runtime"]]
+    model = context.model
+    spec = dataclasses.replace(
+        ModelSpec.from_dict(report["spec"]), name=model.name, version=model.version,
+        estimator=model.estimator, runtime=runtime.label if runtime.onnx else
+        f"{model.type} (the model's own library)")
+    if runtime.onnx and model.type != "onnx":
+        return Served(runtime.served_file(model.file), layout.compiled_model,
+                      report["onnx_sha256"], spec, runtime.label)
+    return Served(runtime.served_file(model.file) if runtime.onnx else model.file,
+                  Path(context.model_source), model.sha256, spec, spec.runtime)
+
+
+def namespace(context: Context, report: dict[str, Any], served: Served) -> dict[str, Any]:
     """What the templates see: the plan's attributes, the runtimes and derived values."""
     serving = SERVING[context.runtimes.serving]
     model_runtime = MODELS[report["runtime"]]
-    pins = requirements(serving, model_runtime, context.model.type, context.model.uses_dataframe,
-                        context.model.framework_versions)
+    pins = requirements(serving, model_runtime, context.model.requirements)
     user_text = json.dumps(context.model_dump(mode="json"), ensure_ascii=False)
     return {
         **{name: getattr(context, name) for name in Context.model_fields},
         "prediction_type": context.prediction_type,
         "feature_names": context.feature_names,
+        "request_example": context.request_example,
         "int_fields": [f.ident for f in context.features if f.type == "int" and not f.enum],
         "uses_literal": any(f.enum for f in context.features),
         "serving": serving,
         "model_runtime": model_runtime,
+        "served": served,
         "compiled": report,
         "requirements": pins,
-        "pins": declared_pins(),
         "wheelhouse_image": wheelhouse_image(pins),
         "image_env": [s for s in context.service_settings if s.type in IMAGE_ENV_TYPES],
         "fence": md_fence(user_text),
@@ -90,17 +131,37 @@ def namespace(context: Context, report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def served_model_file(layout: Layout, context: Context, report: dict[str, Any]
-                      ) -> tuple[str, Path, str]:
-    """The model file the deployment carries: its path there, its source and its sha256."""
-    runtime = MODELS[report["runtime"]]
-    if runtime.serves_compiled:
-        return runtime.served_file(context.model.file), layout.compiled_model, \
-            report["onnx_sha256"]
-    return context.model.file, Path(context.model_source), context.model.sha256
+def drift_references(context: Context) -> str:
+    """The drift monitor's references, as the service reads them (``metrics.py``): each
+    watched feature's training distribution, by its position in a row, and the
+    predictions'."""
+    def reference(name: str, drift: Any) -> dict[str, Any]:
+        """One reference: its bins' expected shares, and their edges or categories."""
+        bins = {"edges": list(drift.edges)} if drift.kind == "numeric" else \
+            {"categories": list(drift.categories)}
+        return {"name": name, "expected": list(drift.expected), **bins}
+
+    features = [{"position": i, **reference(f.name, f.drift)}
+                for i, f in enumerate(context.features) if f.drift]
+    prediction = None if context.prediction_drift is None else \
+        reference("prediction", context.prediction_drift)
+    return json.dumps({"features": features, "prediction": prediction}, indent=1,
+                      ensure_ascii=False) + "\n"
 
 
-def deployment_manifest(context: Context, report: dict[str, Any], model_file: str,
+def copied_files(context: Context, served: Served) -> dict[str, Path]:
+    """The files a deployment carries as they are: the service's own modules, its scoring
+    module, the offline docs' assets, the model file and a recommender's catalogue."""
+    catalogue = context.model.catalogue
+    files = {rel: package_path(*source.split("/")) for rel, source in copied_paths(
+        scoring_module(served.spec.family), context.runtimes.serving,
+        catalogue is not None).items()}
+    if catalogue is not None:
+        files[catalogue.file] = Path(catalogue.source)
+    return {**files, **swagger_assets(), served.file: served.source}
+
+
+def deployment_manifest(context: Context, report: dict[str, Any], served: Served,
                         files: dict[str, str]) -> dict[str, Any]:
     """What was generated, from what, with the hash of every file."""
     version = bento_version(files, context.api.version)
@@ -114,8 +175,14 @@ def deployment_manifest(context: Context, report: dict[str, Any], model_file: st
         "gate": report.get("gate"),
         "source_manifest": context.source_manifest.model_dump(),
         "model": {"name": context.model.name, "version": context.model.version,
-                  "file": model_file, "sha256": files[model_file],
-                  "trained_file_sha256": context.model.sha256},
+                  "type": context.model.type, "task": context.model.task,
+                  "file": served.file, "sha256": files[served.file],
+                  "trained_file_sha256": context.model.sha256,
+                  "requirements": context.model.requirements,
+                  "verified_in_build": context.model.verified},
+        "catalogue": None if context.model.catalogue is None else {
+            **context.model.catalogue.model_dump(), "sha256": files[
+                context.model.catalogue.file]},
         "files": dict(sorted(files.items())),
         "generator": {"name": "deployment-agent", "version": context.generator_version},
         "generated_at": context.build_time,
@@ -125,29 +192,41 @@ def deployment_manifest(context: Context, report: dict[str, Any], model_file: st
 def generate(layout: Layout) -> dict[str, Any]:
     """Render the deployment from the plan, check it, swap it in; return its manifest."""
     context = read_context(layout)
-    report = gate_report(layout)
-    values = namespace(context, report)
-    env = environment(context.runtimes.serving, report["runtime"])
+    report = gate_report(layout, context)
+    served = served_model(layout, context, report)
+    values = namespace(context, report, served)
+    env = environment(context.runtimes.serving)
     staging = staging_dir(layout.deployment)
     try:
-        for rel, template in outputs(context.runtimes.serving, report["runtime"]).items():
+        rendered = outputs(context.runtimes.serving)
+        for rel, template in rendered.items():
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             (staging / rel).write_text(render(env, template, values), encoding="utf-8")
-        model_file, model_source, expected = served_model_file(layout, context, report)
-        for rel, source in {**swagger_assets(), model_file: model_source}.items():
+        (staging / SPEC_FILE).write_text(served.spec.to_json(), encoding="utf-8")
+        (staging / DRIFT_FILE).write_text(drift_references(context), encoding="utf-8")
+        for rel, source in copied_files(context, served).items():
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, staging / rel)
         check_runbook((staging / "runbook.md").read_text(encoding="utf-8"), context)
-        check_python(staging)
+        shutil.copyfile(package_path("generate", RUFF_CONFIG), staging / RUFF_CONFIG)
+        check_python(staging, [rel for rel in rendered if rel.endswith(".py")])
         files = {p.relative_to(staging).as_posix(): sha256_file(p)
                  for p in sorted(staging.rglob("*")) if p.is_file()}
-        if files[model_file] != expected:
-            raise GenerationError(f"{model_source} changed since it was checked. Fix: run "
-                                  "`doit` (or `deployment-agent deploy`) again")
-        manifest = deployment_manifest(context, report, model_file, files)
+        expected = {served.file: served.sha256}
+        if context.model.catalogue is not None:
+            expected[context.model.catalogue.file] = context.model.catalogue.sha256
+        for rel, sha256 in expected.items():
+            if files[rel] != sha256:
+                raise GenerationError(f"{rel} changed since it was checked. Fix: run `doit` "
+                                      "(or `deployment-agent deploy`) again")
+        manifest = deployment_manifest(context, report, served, files)
         (staging / DEPLOYMENT_MANIFEST).write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        swap_in(staging, layout.deployment)
+        swap_in(staging, layout.deployment, keep=layout.previous_deployment
+                if verified(layout) else None)
+        records.write(layout, records.Generated(
+            manifest["bento_tag"], manifest["image"], context.runtimes.serving,
+            report["runtime"]))
     finally:
         if staging.exists():
             shutil.rmtree(staging)

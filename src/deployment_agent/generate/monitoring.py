@@ -79,6 +79,7 @@ def alerts(context: Context) -> list[Alert]:
               "15m", "warning", f"{slug}: no predictions for 15 minutes",
               "Check the clients and the route to the service.",
               {f'predictions_total{{{job},endpoint="/predict"}}': "5x60"}, "40m", {}),
+        *_task_alerts(context),
         Alert("WorkerRestarted", f"increase(worker_restarts_total{{{job}}}[10m]) > 0", None,
               "warning", f"{slug}: a worker process died and was replaced",
               "The log names its signal or exit code; repeated OOM kills need a larger "
@@ -86,6 +87,33 @@ def alerts(context: Context) -> list[Alert]:
               {f'worker_restarts_total{{{job},reason="SIGKILL"}}': "0 0 1 1 1 1"}, "4m",
               {"job": slug, "reason": "SIGKILL"}),
     ]
+
+
+def _task_alerts(context: Context) -> list[Alert]:
+    """The alerts only one task has: too many anomalies, too short recommendations."""
+    job = f'job="{context.api.slug}"'
+    slug = context.api.slug
+    model = context.model
+    share = "sum(rate({metric}{{" + job + "}}[15m])) / sum(rate(predictions_total{{" + job + \
+        "}}[15m]))"
+    if model.task == "anomaly_detection" and model.anomaly_rate is not None:
+        limit = round(min(0.9, 3 * model.anomaly_rate), 6)
+        return [Alert(
+            "AnomalyRateHigh", f"{share.format(metric='anomalies_total')} > {limit}", "15m",
+            "warning", f"{slug}: more than {limit} of records are anomalies (3x the expected "
+            f"{model.anomaly_rate})", "Look at what changed upstream; compare drift_psi per "
+            "feature (runbook 5.6).",
+            {f'anomalies_total{{{job}}}': "0+10x40",
+             f'predictions_total{{{job},endpoint="/predict"}}': "0+10x40"}, "35m", {})]
+    if model.task == "recommendation":
+        return [Alert(
+            "RecommendationsShort", f"{share.format(metric='recommendations_short_total')} > "
+            "0.05", "15m", "warning", f"{slug}: more than 5% of answers hold fewer items "
+            "than asked", "Exclusions or a small catalogue leave fewer than k items; check "
+            "the clients' exclude lists and the catalogue (runbook 1).",
+            {f'recommendations_short_total{{{job}}}': "0+2x40",
+             f'predictions_total{{{job},endpoint="/predict"}}': "0+10x40"}, "35m", {})]
+    return []
 
 
 def rule(alert: Alert) -> dict[str, Any]:

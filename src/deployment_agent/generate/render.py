@@ -1,11 +1,11 @@
 """Render the deployment's files from the packaged Jinja2 templates.
 
-The templates folder holds ``common/`` (every deployment), one overlay per serving runtime
-(``serving/bentoml``, ``serving/uvicorn``) and per model runtime (``models/sklearn``,
-``models/onnx``), and the runbook's sections (``runbook/``). ``<path>.j2`` in common or an
-overlay renders to ``<path>`` in the deployment; an overlay file replaces the common one
-of the same path. Files and folders whose name starts with ``_`` are partials, included
-by other templates and not rendered on their own.
+The templates folder holds ``common/`` (every deployment) and one overlay per serving
+runtime (``serving/bentoml``, ``serving/uvicorn``); the runbook's sections have their own
+folder, loaded as ``runbook/<name>``.
+``<path>.j2`` in common or an overlay renders to ``<path>`` in the deployment; an overlay
+file replaces the common one of the same path. Files and folders whose name starts with
+``_`` are partials, included by other templates and not rendered on their own.
 """
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ from typing import Any
 
 import jinja2
 
-from ..resources import SUFFIX, overlays, templates_dir
+from ..resources import SUFFIX, overlays, runbook_dir, templates_dir
 from .escape import FILTERS
 from .pysource import FUNCTIONS
 
 
-def environment(serving: str, model: str) -> jinja2.Environment:
+def environment(serving: str) -> jinja2.Environment:
     """A strict environment: an undefined variable is an error, not an empty string."""
     root = templates_dir()
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(root / folder) for folder in
-                                        overlays(serving, model)]),
+        # The overlays by relative path; the runbook's sections as ``runbook/<name>``.
+        loader=jinja2.ChoiceLoader([
+            jinja2.PrefixLoader({"runbook": jinja2.FileSystemLoader(str(runbook_dir()))}),
+            jinja2.FileSystemLoader([str(root / folder) for folder in overlays(serving)]),
+        ]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -38,8 +41,9 @@ def environment(serving: str, model: str) -> jinja2.Environment:
 
 
 def runbook_sections() -> list[str]:
-    """The runbook's section templates, in order."""
-    return sorted(f"runbook/{p.name}" for p in (templates_dir() / "runbook").glob(f"*{SUFFIX}"))
+    """The runbook's section templates, in order (``_`` partials are included by them)."""
+    return sorted(f"runbook/{p.name}" for p in runbook_dir().glob(f"*{SUFFIX}")
+                  if not p.name.startswith("_"))
 
 
 def render(env: jinja2.Environment, template: str, namespace: dict[str, Any]) -> str:

@@ -22,7 +22,9 @@ from . import docker
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # binutils: `strip`, with which the image build strips native libraries (builder only).
-PACKAGES = ("python3", "python3-venv", "ca-certificates", "binutils")
+# libgomp1: OpenMP, which LightGBM's library links against (the ldd closure of the
+# runtime takes it only when a served library needs it).
+PACKAGES = ("python3", "python3-venv", "ca-certificates", "binutils", "libgomp1")
 # Removed from the root filesystem: nothing at run time reads them.
 TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
         "usr/share/lintian", "var/cache/apt", "var/lib/apt/lists", "var/log")

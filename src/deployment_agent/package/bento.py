@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..contract.errors import BuildError
+from ..plan import records
 from ..plan.layout import Layout
 
 
@@ -23,10 +22,10 @@ def bento_path(store: Path, tag: str) -> Path:
     return store / "bentos" / name / version
 
 
-def build(layout: Layout) -> dict[str, Any]:
-    """``bentoml build`` the deployment with the tag its deployment manifest records."""
-    manifest = json.loads((layout.deployment / "deployment_manifest.json").read_text())
-    tag = manifest["bento_tag"]
+def build(layout: Layout) -> records.Bento:
+    """``bentoml build`` the deployment with the tag the generate step recorded."""
+    generated = records.read(layout, records.Generated)
+    tag = generated.bento_tag
     store = layout.bento_store
     path = bento_path(store, tag)
     if not path.is_dir():  # the same tag always means the same inputs: build once
@@ -40,7 +39,29 @@ def build(layout: Layout) -> dict[str, Any]:
             raise BuildError(
                 f"bentoml build of {layout.deployment} failed (exit {result.returncode}):\n"
                 f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    record = {"tag": tag, "path": str(path), "image": manifest["image"]}
-    layout.bento_record.parent.mkdir(parents=True, exist_ok=True)
-    layout.bento_record.write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return records.write(layout, records.Bento(tag, str(path), generated.image))
+
+
+def exported(folder: Path, tag: str) -> Path:
+    """Where the archive of bento ``tag`` goes in ``folder``: ``<name>-<version>.bento``."""
+    return folder / f"{tag.replace(':', '-')}.bento"
+
+
+def export(layout: Layout, folder: Path) -> Path:
+    """``bentoml export`` the build's bento into ``folder`` (the repository's ``bentos/``),
+    as one archive that ``bentoml import`` restores anywhere; older archives of the same
+    bento name are replaced, so that the folder holds what the last build made."""
+    bento = records.read(layout, records.Bento)
+    target = exported(folder, bento.tag)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = bento.tag.split(":")[0]
+    for old in folder.glob(f"{name}-*.bento"):
+        if old != target:
+            old.unlink()
+    result = subprocess.run([sys.executable, "-m", "bentoml", "export", bento.tag,
+                             str(target.resolve())], env=bentoml_env(layout.bento_store),
+                            capture_output=True, text=True)
+    if result.returncode != 0 or not target.is_file():
+        raise BuildError(f"bentoml export {bento.tag} failed (exit {result.returncode}):\n"
+                         f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return target

@@ -10,17 +10,17 @@ pointing into it.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-from typing import Any
 
 from ..contract.errors import BuildError
+from ..plan import records
 from ..plan.layout import Layout
 from ..plan.runtime import SERVING
 from . import docker
 from .bento import bentoml_env
+from .wheelhouse import ensure_image
 
 
 def _containerize_bento(layout: Layout, tag: str, image: str) -> None:
@@ -38,22 +38,20 @@ def _containerize_bento(layout: Layout, tag: str, image: str) -> None:
                          f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
 
 
-def build(layout: Layout) -> dict[str, Any]:
+def build(layout: Layout) -> records.Image:
     """Build the image for the configured serving runtime; record its id, size and time."""
-    bento = json.loads(layout.bento_record.read_text())
-    manifest = json.loads((layout.deployment / "deployment_manifest.json").read_text())
-    serving = SERVING[manifest["runtimes"]["serving"]]
+    bento = records.read(layout, records.Bento)
+    serving = SERVING[records.read(layout, records.Generated).serving]
+    ensure_image(layout)  # the locked wheels, packed for the Dockerfile's builder stage
     started = time.perf_counter()
     if serving.builds_from_bento:
-        _containerize_bento(layout, bento["tag"], bento["image"])
+        _containerize_bento(layout, bento.tag, bento.image)
     else:
-        docker.build(layout.deployment, bento["image"])
+        docker.build(layout.deployment, bento.image)
     seconds = time.perf_counter() - started
-    built = docker.image_id(bento["image"])
+    built = docker.image_id(bento.image)
     if built is None:
-        raise BuildError(f"the {serving.label} build of {bento['image']} produced no image")
-    record = {"image": bento["image"], "id": built, "bento_tag": bento["tag"],
-              "runtime": serving.name, "size_bytes": docker.image_size(bento["image"]),
-              "build_seconds": round(seconds, 1)}
-    layout.image_record.write_text(json.dumps(record, indent=2) + "\n")
-    return record
+        raise BuildError(f"the {serving.label} build of {bento.image} produced no image")
+    return records.write(layout, records.Image(
+        bento.image, built, bento.tag, serving.name, docker.image_size(bento.image),
+        round(seconds, 1)))

@@ -1,15 +1,17 @@
-"""A pinned, hashed wheelhouse built on the host, so image builds need no network.
+"""A pinned, hashed wheelhouse built on the host, so that image builds need no network.
 
 ``pip wheel`` fetches (or builds) every wheel that ``requirements.txt`` needs (dependencies
-included) for the image's platform; :func:`write_lock` records each with its sha256; and
-the wheels plus the lock are packed into a ``FROM scratch`` image that the bento's
-Dockerfile copies from in its builder stage (``pip install --no-index --require-hashes``).
+included) for the image's platform, and :func:`write_lock` records each with its sha256.
+The same wheels, and nothing else, make the smoke check's environment
+(:mod:`deployment_agent.verify.environment`) and, packed into a ``FROM scratch`` image, the
+image's (its Dockerfile's builder stage runs ``pip install --no-index --require-hashes``).
 The wheels never reach the bento or the runtime image.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,9 @@ from ..plan.runtime import wheelhouse_image
 from . import docker
 
 LOCK = "requirements.lock.txt"
+WHEEL_LIST = "wheels.txt"  # the wheel files of the lock, one per line
+# The first line of WHEEL_LIST: the CA bundle the wheels were downloaded with.
+CA_HEADER = "# build_ca_bundle: "
 WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.+\.whl$")
 
 
@@ -62,21 +67,67 @@ def write_lock(wheels: list[Path], lock: Path) -> str:
     return text
 
 
-def build_wheelhouse_image(requirements: Path, workdir: Path,
-                           ca_bundle: str | None = None) -> str:
-    """Download, lock and pack the wheelhouse of ``requirements``; return the image tag."""
-    image = wheelhouse_image(requirement_lines(requirements.read_text()))
-    wheels = download(requirements, workdir, ca_bundle)
-    write_lock(wheels, workdir / LOCK)
-    (workdir / "Dockerfile").write_text("FROM scratch\nCOPY *.whl requirements.lock.txt "
-                                        "/wheels/\n")
-    docker.build(workdir, image, quiet=True)
-    return image
+def lock_file(layout: Layout) -> Path:
+    """The wheelhouse's lock of ``layout``."""
+    return layout.wheelhouse / LOCK
+
+
+def locked_wheels(folder: Path) -> list[Path]:
+    """The wheels of a complete wheelhouse (its lock, and every wheel it listed), else []."""
+    listing = folder / WHEEL_LIST
+    if not (folder / LOCK).is_file() or not listing.is_file():
+        return []
+    lines = listing.read_text().splitlines()
+    wheels = [folder / name for name in lines if name and not name.startswith("#")]
+    return wheels if wheels and all(w.is_file() for w in wheels) else []
+
+
+def downloaded_with(folder: Path) -> str | None:
+    """The CA bundle the wheelhouse in ``folder`` was downloaded with ("" for none; None
+    when there is no wheelhouse)."""
+    listing = folder / WHEEL_LIST
+    if not listing.is_file():
+        return None
+    first = listing.read_text().split("\n", 1)[0]
+    return first.removeprefix(CA_HEADER) if first.startswith(CA_HEADER) else None
+
+
+def planned_ca_bundle(layout: Layout) -> str | None:
+    """The CA bundle the plan names for downloads (None: the system's)."""
+    bundle: str | None = layout.read_json(layout.context_file)["image"]["build_ca_bundle"]
+    return bundle
+
+
+def current(layout: Layout) -> bool:
+    """Every locked wheel is there, downloaded with the CA bundle the plan names."""
+    return bool(locked_wheels(layout.wheelhouse)) and \
+        downloaded_with(layout.wheelhouse) == (planned_ca_bundle(layout) or "")
 
 
 def build_for(layout: Layout) -> str:
-    """Build the wheelhouse image of ``layout``'s requirements; say which."""
-    ca_bundle = layout.read_json(layout.context_file)["image"]["build_ca_bundle"]
-    image = build_wheelhouse_image(layout.deployment / "requirements.txt", layout.wheelhouse,
-                                   ca_bundle)
-    return f"{image} from {layout.wheelhouse}"
+    """Download and lock the wheels of ``layout``'s requirements; say how many."""
+    ca_bundle = planned_ca_bundle(layout)
+    if layout.wheelhouse.is_dir():
+        shutil.rmtree(layout.wheelhouse)  # only the wheels of these requirements
+    wheels = download(layout.deployment / "requirements.txt", layout.wheelhouse, ca_bundle)
+    lock = lock_file(layout)
+    lines = write_lock(wheels, lock).splitlines()
+    (layout.wheelhouse / WHEEL_LIST).write_text(
+        "\n".join([f"{CA_HEADER}{ca_bundle or ''}", *(w.name for w in wheels)]) + "\n")
+    return f"{len(lines) - 1} wheels locked in {lock}"
+
+
+def ensure_image(layout: Layout) -> str:
+    """The wheelhouse image of ``layout``'s requirements: present, or packed now from the
+    locked wheels (``FROM scratch``: the wheels and the lock, nothing else)."""
+    requirements = requirement_lines((layout.deployment / "requirements.txt").read_text())
+    image = wheelhouse_image(requirements)
+    if docker.image_exists(image):
+        return image
+    if not locked_wheels(layout.wheelhouse):
+        raise BuildError(f"the wheelhouse {layout.wheelhouse} is incomplete. Fix: run "
+                         "`doit wheelhouse` (or `deployment-agent containerize`) again")
+    (layout.wheelhouse / "Dockerfile").write_text(
+        "FROM scratch\nCOPY *.whl requirements.lock.txt /wheels/\n")
+    docker.build(layout.wheelhouse, image, quiet=True)
+    return image

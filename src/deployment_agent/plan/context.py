@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .. import __version__
-from ..contract.manifest import ExperimentManifest, FeatureType
+from ..contract.manifest import ExperimentManifest, FeatureType, ModelType, Task
 from ..contract.settings import setting_value
 from ..contract.settings_schema import SERVICE_SETTINGS, Setting
 from ..hashing import sha256_file
+from ..service.spec import ModelSpec
 from . import features as plan_features
 from .drift import DriftReference, prediction_reference, references
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from .inspection import ModelInfo
 
 SLUG_MAX = 40  # image names, bento names and Kubernetes object names all fit
+# Catalogues up to this size list their item ids in the request schema (an unknown id is
+# then invalid input the schema documents); larger ones are checked when scored.
+LISTED_ITEM_IDS = 1000
 
 
 class Frozen(BaseModel):
@@ -76,13 +80,24 @@ class Feature(Frozen):
     drift: DriftReference | None
 
 
+class CataloguePlan(Frozen):
+    """A recommender's item catalogue: where it comes from and where the service reads it."""
+
+    file: str  # inside the deployment
+    source: str
+    sha256: str
+    items: int
+    first_id: str | int  # the example of an item request
+    ids: list[str | int] | None  # every id, for the request schema; None when too many
+
+
 class ModelPlan(Frozen):
     name: str
     version: str
-    type: Literal["sklearn", "skops"]
-    file: str  # path of the served model file inside the deployment
+    type: ModelType
+    file: str  # path of the trained model file inside the deployment
     sha256: str
-    task: Literal["classification", "regression"]
+    task: Task
     target: str | None
     classes: list[str | int] | None
     has_proba: bool
@@ -94,13 +109,18 @@ class ModelPlan(Frozen):
     metrics: dict[str, float]
     framework_versions: dict[str, str]
     created_at: str | None
+    spec: ModelSpec  # how the service scores the trained file with its own library
+    requirements: dict[str, str]  # the libraries the trained file needs, pinned
+    verified: bool  # loaded and self-checked by the build, in process
+    unverified_reason: str | None
+    catalogue: CataloguePlan | None
+    anomaly_rate: float | None  # anomaly detection: the share expected in live traffic
 
 
 class ApiPlan(Frozen):
     title: str
     version: str
     slug: str
-    service_class: str
     host: str
     port: int
     workers: int
@@ -179,8 +199,9 @@ class SourceFile(Frozen):
 
 class Runtimes(Frozen):
     serving: Literal["bentoml", "uvicorn"]
-    model: Literal["auto", "onnx", "sklearn"]  # requested; the compile step resolves auto
+    model: Literal["auto", "onnx", "native"]  # requested; the compile step resolves auto
     onnx_tolerance: float
+    onnx_rtol: float
     gate_rows: int
     skops_trusted_types: list[str]
 
@@ -229,18 +250,19 @@ class Context(Frozen):
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def request_example(self) -> dict[str, Any]:
+        """A valid /predict body: the example record, or a recommender's query of it."""
+        if self.model.task == "recommendation":
+            return {"query": self.example_input}
+        return self.example_input
+
 
 def slugify(text: str) -> str:
     """``"Customer Churn API"`` -> ``"customer-churn-api"``: a valid bento, image and
     Kubernetes name (lower-case ASCII, at most 40 characters)."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:SLUG_MAX].strip("-")
     return slug or "model-api"
-
-
-def service_class(slug: str) -> str:
-    """The BentoML service's class name, e.g. ``CustomerChurnApiService``."""
-    name = "".join(part.capitalize() for part in slug.split("-")) + "Service"
-    return name if name[0].isalpha() else f"Api{name}"
 
 
 def build_time(manifest: ExperimentManifest) -> str:
@@ -286,6 +308,15 @@ def previous_deployment(history: list[dict[str, Any]], image_ref: str
     return PreviousDeployment(**entry) if entry else None
 
 
+def example_input(manifest: ExperimentManifest) -> dict[str, Any]:
+    """The manifest's example input, else a plausible valid value per feature."""
+    stats = {name: s.model_dump() for name, s in (manifest.feature_stats or {}).items()}
+    return manifest.example_input or {
+        name: plan_features.example_value(spec, stats.get(name))
+        for name, spec in manifest.input_schema.items()
+    }
+
+
 def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
                   history: list[dict[str, Any]]) -> Context:
     """The complete, typed plan of one deployment."""
@@ -294,8 +325,8 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
     settings_values = {s.key: setting_value(settings, s.key) for s in SERVICE_SETTINGS}
     settings_values["api.title"] = title
     slug = slugify(title)
-    classes = model.classes if model.classes is not None else manifest.classes
-    task = manifest.task or ("classification" if classes else "regression")
+    classes = model.classes
+    task = model.task
     stats = {name: s.model_dump() for name, s in (manifest.feature_stats or {}).items()}
     drift = references(manifest)
     taken: set[str] = set()
@@ -310,20 +341,24 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
             stats=FeatureStats(**{k: v for k, v in raw_stats.items()
                                   if k in FeatureStats.model_fields}) if raw_stats else None,
         ))
-    example = manifest.example_input or {
-        name: plan_features.example_value(spec, stats.get(name))
-        for name, spec in manifest.input_schema.items()
-    }
-    uses_dataframe = model.feature_names_in is not None or any(f.type == "str" for f in features)
+    example = example_input(manifest)
     registry = settings.docker.registry.rstrip("/")
     image_ref = f"{registry + '/' if registry else ''}{slug}:{settings.api.version}"
     model_sha = sha256_file(manifest.model_file)
+    catalogue = None
+    if manifest.catalog_file is not None and model.spec.catalogue is not None:
+        ids = model.item_ids
+        catalogue = CataloguePlan(file=model.spec.catalogue.file,
+                                  source=relative(manifest.catalog_file),
+                                  sha256=model.spec.catalogue.sha256, items=len(ids),
+                                  first_id=ids[0],
+                                  ids=ids if len(ids) <= LISTED_ITEM_IDS else None)
     return Context(
         generator_version=__version__,
         build_time=build_time(manifest),
         api=ApiPlan(
             title=title, version=settings.api.version, slug=slug,
-            service_class=service_class(slug), host=settings.api.host, port=settings.api.port,
+            host=settings.api.host, port=settings.api.port,
             workers=settings.api.workers, max_batch_size=settings.api.max_batch_size,
             max_body_bytes=settings.api.max_body_bytes,
             graceful_shutdown_seconds=settings.api.graceful_shutdown_seconds,
@@ -335,6 +370,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
                         build_ca_bundle=settings.docker.build_ca_bundle),
         runtimes=Runtimes(serving=settings.docker.runtime, model=settings.model.runtime,
                           onnx_tolerance=settings.model.onnx_tolerance,
+                          onnx_rtol=settings.model.onnx_rtol,
                           gate_rows=settings.model.gate_rows,
                           skops_trusted_types=list(settings.model.skops_trusted_types)),
         monitoring=_section(Monitoring, settings, "monitoring"),
@@ -347,13 +383,14 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
             type=manifest.model_type,
             file=f"model/model{manifest.model_file.suffix or '.bin'}",
             sha256=model_sha, task=task, target=manifest.target, classes=classes,
-            has_proba=model.has_proba if model.inspected else task == "classification",
-            uses_dataframe=uses_dataframe, estimator=model.estimator,
-            final_estimator=model.final_estimator,
-            predict_from_proba=model.predict_from_proba,
+            has_proba=model.has_proba, uses_dataframe=model.spec.dataframe,
+            estimator=model.estimator, final_estimator=model.final_estimator,
+            predict_from_proba=model.spec.predict_from_proba,
             experiment_id=manifest.experiment_id, metrics=manifest.metrics or {},
             framework_versions=manifest.framework_versions or {},
-            created_at=manifest.created_at,
+            created_at=manifest.created_at, spec=model.spec, requirements=model.requirements,
+            verified=model.verified, unverified_reason=model.reason,
+            catalogue=catalogue, anomaly_rate=model.anomaly_rate,
         ),
         features=features,
         prediction_drift=prediction_reference(manifest.prediction_stats, classes),

@@ -2,10 +2,12 @@
 
 A manifest inside a folder named ``modeling`` deploys to its sibling ``deployment`` folder
 (``artifacts/modeling/experiment_manifest.json`` -> ``artifacts/deployment/``); any other
-manifest to a ``deployment`` folder beside it. Build state (the validated context, the
-compiled model, the bento store, records of what was built, doit's database) lives in a
-sibling ``deployment-build`` folder, or in ``--build-dir``: always beside the user's files,
-never inside the installed package.
+manifest to a ``deployment`` folder beside it. A manifest with another name gets a folder
+of its own, so that experiments sharing a folder do not overwrite each other's deployment
+(``artifacts/modeling/recommender.json`` -> ``artifacts/deployment-recommender/``). Build
+state (the validated context, the compiled model, the bento store, records of what was
+built, doit's database) lives in a sibling ``deployment-build`` folder, or in
+``--build-dir``: always beside the user's files, never inside the installed package.
 
 This module is imported when doit loads the task graph, so it uses the standard library
 only.
@@ -28,11 +30,14 @@ STATE_FILES = {
     "context_file": "context.json",  # validate: the typed plan
     "compiled_model": "compiled/model.onnx",  # compile, when the conversion passes the gate
     "gate_report": "compiled/gate.json",  # compile: what the gate found, the runtime chosen
+    "compile_log": "compiled/compile.log",  # compile: the full text of failed attempts
+    "generated_record": "generated.json",  # generate: what the steps after it build on
     "bento_record": "bento.json",  # bento
     "wheelhouse": "wheelhouse",  # wheelhouse
     "image_record": "image.json",  # containerize
     "push_record": "push.json",  # push
     "smoke_report": "smoke.json",  # smoke
+    "previous_deployment": "previous-deployment",  # generate: the last one that passed smoke
     "doit_db": "doit.db",  # doit's own database
 }
 
@@ -47,11 +52,14 @@ class Layout:
     context_file: Path
     compiled_model: Path
     gate_report: Path
+    compile_log: Path
+    generated_record: Path
     bento_record: Path
     wheelhouse: Path
     image_record: Path
     push_record: Path
     smoke_report: Path
+    previous_deployment: Path
     doit_db: Path
 
     def __init__(self, manifest: Path, deployment: Path, state: Path) -> None:
@@ -64,13 +72,14 @@ class Layout:
 
     @property
     def k8s(self) -> Path:
-        """The Kubernetes kustomize base (written by ``k8s``), beside the deployment."""
-        return self.deployment.parent / "k8s"
+        """The Kubernetes kustomize base (written by ``k8s``), beside the deployment
+        (``deployment`` -> ``k8s``, ``deployment-recommender`` -> ``k8s-recommender``)."""
+        return self.deployment.parent / self.deployment.name.replace("deployment", "k8s", 1)
 
     @property
     def history_file(self) -> Path:
         """Every deployment generated into this folder, for rollbacks."""
-        return self.deployment.parent / "deployment_history.json"
+        return self.deployment.parent / f"{self.deployment.name}_history.json"
 
     @property
     def bento_store(self) -> Path:
@@ -87,11 +96,12 @@ def layout_for(manifest: str | Path | None = None, output_dir: str | Path | None
                build_dir: str | Path | None = None) -> Layout:
     """The layout of ``manifest`` (default: DEPLOYMENT_AGENT_MANIFEST, then the example)."""
     path = Path(manifest or os.environ.get(MANIFEST_ENV) or DEFAULT_MANIFEST)
+    name = "deployment" if path.name == DEFAULT_MANIFEST.name else f"deployment-{path.stem}"
     if output_dir:
         out = Path(output_dir)
     elif path.parent.name == "modeling":
-        out = path.parent.parent / "deployment"
+        out = path.parent.parent / name
     else:
-        out = path.parent / "deployment"
+        out = path.parent / name
     state = Path(build_dir) if build_dir else out.parent / f"{out.name}-build"
     return Layout(manifest=path, deployment=out, state=state)

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..contract.manifest import load_manifest
 from ..generate.files import write_if_changed
+from ..hashing import sha256_file
 from .context import Context, build_context
 from .history import read_history
 from .inspection import inspect_model
@@ -19,7 +20,9 @@ def plan(layout: Layout, settings: Any) -> Context:
     every later step up to date.
     """
     manifest = load_manifest(layout.manifest)
-    info = inspect_model(manifest, list(settings.model.skops_trusted_types))
+    catalogue = manifest.catalog_file
+    info = inspect_model(manifest, list(settings.model.skops_trusted_types),
+                         sha256_file(catalogue) if catalogue is not None else "")
     context = build_context(manifest, settings, info, read_history(layout))
     write_if_changed(layout.context_file, context.model_dump_json(indent=2) + "\n")
     return context

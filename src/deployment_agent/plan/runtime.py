@@ -7,8 +7,9 @@ Two independent axes:
   ``uvicorn`` serves the same FastAPI app under uvicorn's, from the deployment folder's
   own Dockerfile, without BentoML;
 - the **model runtime** (``deployment.model.runtime``, resolved by the ``compile`` step):
-  ``sklearn`` loads the pickled or skops model with scikit-learn; ``onnx`` runs the
-  verified ONNX conversion with onnxruntime, without scikit-learn in the image.
+  ``native`` loads the model file with its own library (scikit-learn, XGBoost, LightGBM,
+  CatBoost); ``onnx`` runs an ONNX file (the verified conversion, or the model itself when
+  it is one) with ONNX Runtime, without the model's library in the image.
 
 Each runtime names the template folder that overlays the common templates, the packages
 it adds to ``requirements.txt``, and how its image is built. No other module branches on a
@@ -26,7 +27,8 @@ from ..stack import pin
 # What every generated service imports, whatever its runtimes. uvicorn's fast HTTP parser
 # and event loop: with plain h11, small responses meet delayed ACKs (/health ~40 ms).
 SERVING_STACK = ("fastapi", "uvicorn", "httptools", "uvloop", "pydantic", "pydantic-settings",
-                 "prometheus-client", "python-json-logger", "limits", "orjson")
+                 "prometheus-client", "python-json-logger", "limits", "msgspec",
+                 "annotated-types", "numpy")
 
 
 @dataclass(frozen=True)
@@ -57,45 +59,50 @@ class ServingRuntime(Runtime):
 class ModelRuntime(Runtime):
     """How the model is loaded and scored inside the service."""
 
-    # It serves the compile step's ONNX file instead of the trained model file.
-    serves_compiled: bool = False
+    # It serves an ONNX file (the compile step's conversion, or the model itself) with
+    # ONNX Runtime, rather than the model file with the model's own library.
+    onnx: bool = False
 
     def served_file(self, trained: str) -> str:
         """The model file's path inside the deployment."""
-        return "model/model.onnx" if self.serves_compiled else trained
+        return "model/model.onnx" if self.onnx else trained
 
-    def model_packages(self, model_type: str, uses_dataframe: bool) -> tuple[str, ...]:
-        """The libraries the model file needs, beyond :attr:`packages`."""
-        if self.serves_compiled:
-            return ()
-        return (*(("skops",) if model_type == "skops" else ()),
-                *(("pandas",) if uses_dataframe else ()))
+    def family(self, trained_family: str) -> str:
+        """The scoring module's family: the trained model's, or onnx."""
+        return "onnx" if self.onnx else trained_family
 
 
 BENTOML = ServingRuntime("bentoml", "BentoML", ("bentoml", "kantoku"), builds_from_bento=True)
 UVICORN = ServingRuntime("uvicorn", "uvicorn", ())
-SKLEARN = ModelRuntime("sklearn", "scikit-learn",
-                       ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"),
-                       serves_compiled=False)
-ONNX = ModelRuntime("onnx", "ONNX Runtime", ("onnxruntime", "numpy"), serves_compiled=True)
+# The model's own libraries come from the model file (plan.dependencies), not from here.
+NATIVE = ModelRuntime("native", "the model's own library", ())
+ONNX = ModelRuntime("onnx", "ONNX Runtime", ("onnxruntime",), onnx=True)
 
 SERVING: dict[str, ServingRuntime] = {r.name: r for r in (BENTOML, UVICORN)}
-MODELS: dict[str, ModelRuntime] = {r.name: r for r in (SKLEARN, ONNX)}
+MODELS: dict[str, ModelRuntime] = {r.name: r for r in (NATIVE, ONNX)}
+# The libraries each family's scoring module imports (beyond what the file references).
+FAMILY_MODULES: dict[str, tuple[str, ...]] = {
+    "sklearn": ("joblib", "numpy"), "skops": ("skops", "numpy"),
+    "xgboost": ("xgboost", "numpy"), "lightgbm": ("lightgbm", "numpy"),
+    "catboost": ("catboost", "numpy"), "onnx": ("onnxruntime", "numpy"),
+}
+def family_modules(family: str) -> tuple[str, ...]:
+    """The modules the scoring module of ``family`` imports."""
+    return FAMILY_MODULES[family]
 
 
-def requirements(serving: ServingRuntime, model: ModelRuntime, model_type: str,
-                 uses_dataframe: bool, trained: dict[str, str]) -> list[str]:
+def requirements(serving: ServingRuntime, model: ModelRuntime,
+                 model_pins: dict[str, str]) -> list[str]:
     """Pinned requirement lines of a service.
 
-    The model's own libraries are pinned to the versions it was trained with (a model is
-    never scored by a scikit-learn other than the one that fitted it); everything else to
-    the versions this generator declares (:mod:`deployment_agent.stack`).
+    The model's own libraries (``model_pins``: what its file references, with their
+    dependencies, at the versions it was trained and verified with) win over the versions
+    this generator declares for the rest (:mod:`deployment_agent.stack`); an ONNX runtime
+    needs none of them.
     """
-    trained = {k.lower(): v for k, v in trained.items()}
-    names = (*SERVING_STACK, *serving.packages, *model.packages,
-             *model.model_packages(model_type, uses_dataframe))
-    pins = {name: (None if model.serves_compiled else trained.get(name)) or pin(name)
-            for name in names}
+    pins = {name: pin(name) for name in (*SERVING_STACK, *serving.packages, *model.packages)}
+    if not model.onnx:
+        pins.update(model_pins)
     return [f"{name}=={pins[name]}" for name in sorted(pins)]
 
 

@@ -26,6 +26,7 @@ from ..contract.errors import BuildError
 from ..generate.files import staging_dir, swap_in
 from ..generate.monitoring import rules_document
 from ..generate.render import environment, render
+from ..plan import records
 from ..plan.layout import Layout
 from ..plan.planner import read_context
 from ..resources import SUFFIX, package_path, templates_dir
@@ -72,19 +73,17 @@ def kustomize(folder: Path) -> str:
 
 def image_reference(layout: Layout, context: Any) -> str:
     """The pushed digest when this image was pushed, else its tag."""
-    if layout.push_record.is_file():
-        pushed = layout.read_json(layout.push_record)
-        if pushed["image"] == context.image.ref:
-            return str(pushed["reference"])
+    if records.exists(layout, records.Push):
+        pushed = records.read(layout, records.Push)
+        if pushed.image == context.image.ref:
+            return pushed.reference
     return str(context.image.ref)
 
 
 def write(layout: Layout) -> dict[str, Any]:
     """Render, validate and swap in the kustomize base; return what it holds."""
     context = read_context(layout)
-    manifest = layout.read_json(layout.deployment / "deployment_manifest.json")
-    runtimes = manifest["runtimes"]
-    env = environment(runtimes["serving"], runtimes["model"])
+    env = environment(records.read(layout, records.Generated).serving)
     values = {**{name: getattr(context, name) for name in type(context).model_fields},
               "image_reference": image_reference(layout, context),
               "alert_rules": rules_document(context)}

@@ -17,6 +17,7 @@ from types import TracebackType
 import httpx
 
 from ..package.bento import bentoml_env
+from .environment import isolated
 
 
 def free_port() -> int:
@@ -89,14 +90,17 @@ class ServiceProcess:
         )
 
     @classmethod
-    def entrypoint(cls, service_root: Path, home: Path,
-                   env: dict[str, str] | None = None) -> ServiceProcess:
+    def entrypoint(cls, service_root: Path, home: Path, env: dict[str, str] | None = None,
+                   python: Path | None = None) -> ServiceProcess:
         """``python -m api.serve`` in ``service_root`` (a deployment, or a bento's ``src/``):
-        the container's entrypoint, with all its settings (TLS, graceful shutdown)."""
+        the container's entrypoint, with all its settings (TLS, graceful shutdown). With
+        ``python`` (a virtualenv's), nothing of this process's environment leaks in."""
         port = free_port()
+        base = bentoml_env(home)
         return cls(
-            [sys.executable, "-m", "api.serve"], cwd=service_root,
-            env={**bentoml_env(home), "HOST": "127.0.0.1", "PORT": str(port), **(env or {})},
+            [str(python or sys.executable), "-m", "api.serve"], cwd=service_root,
+            env={**(isolated(base) if python else base), "HOST": "127.0.0.1",
+                 "PORT": str(port), **(env or {})},
             port=port,
         )
 
@@ -117,8 +121,10 @@ class ServiceProcess:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
-    def wait_for(self, path: str, timeout: float = 60.0, status: int = 200) -> float:
-        """Poll ``path`` until it answers ``status``; return seconds since start."""
+    def wait_for(self, path: str, timeout: float = 60.0, status: int = 200,
+                 check: Callable[[], None] | None = None) -> float:
+        """Poll ``path`` until it answers ``status``; return seconds since start. ``check``
+        runs before every attempt too, and may raise."""
 
         def alive() -> None:
             assert self.process is not None
@@ -126,6 +132,8 @@ class ServiceProcess:
                 raise RuntimeError(
                     f"server exited with {self.process.returncode}:\n{self.output()[-4000:]}"
                 )
+            if check is not None:
+                check()
 
         try:
             wait_until(self.base_url, path, status, timeout, alive, self.verify)

@@ -1,0 +1,439 @@
+"""I am the web layer of the prediction service: routes, validation, errors and docs.
+
+My endpoints (see also ``/docs``): ``GET /health`` and ``/health/ready`` (liveness and
+readiness), ``POST /predict`` (one record) and ``/predict/batch`` (up to MAX_BATCH_SIZE),
+``GET /metrics`` (Prometheus) and ``/docs`` (Swagger UI, offline).
+
+:func:`create_app` builds the app from its parts: the settings, the model's spec, the
+deployment's generated request schemas, the family's scoring module and the serving
+runtime's patches. Nothing is built when I am imported; ``main.py`` wires one app.
+
+I read each request body once, straight from its bytes into rows: msgspec validates it at
+C speed against structs translated from the generated pydantic models (``decoding.py``),
+and a batch's rows are read by a C function, so that a 1,000-record batch runs no Python
+code per record before the model call. A body msgspec refuses goes to pydantic, whose
+422 names each field (or which accepts ``35.0`` for an integer, as the contract says).
+
+Errors share one JSON shape, ``{"message", "request_id", "detail"}``: invalid input is a
+422 that names each offending field, a body that cannot be decoded a 400, a request
+before the model is ready a 503, and a failure inside the model a 500 with a safe
+message (the traceback goes to the log only). I load the model in a background thread,
+so that the process answers liveness at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import msgspec
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import health, patches
+from .answers import Answers
+from .decoding import fast_records
+from .errors import error_body
+from .fast_lane import FastLane
+from .frames import Batch
+from .logs import configure_logging, current_request_id
+from .metrics import (
+    MODEL_LOAD_SECONDS,
+    MODEL_READY,
+    PREDICTION_ERRORS,
+    PREDICTIONS,
+    DriftMonitor,
+    DriftWindow,
+    References,
+    load_references,
+    render_metrics,
+    task_counter,
+)
+from .middleware import RequestContextMiddleware
+from .model_loader import ModelHandle, ModelNotReadyError, UnknownItems
+from .security import SecurityMiddleware, document_api_key, load_api_keys
+from .spec import ModelSpec
+
+logger = logging.getLogger("service.api")
+# Beside me in the deployment's api/: Swagger UI's files, and the drift references.
+STATIC_DIR = "api/static"
+DRIFT_FILE = "api/drift_reference.json"
+JSON_MEDIA_TYPE = "application/json"
+# msgspec encodes a batch's answers (structs, see answers.py) straight to JSON bytes.
+ENCODE = msgspec.json.Encoder().encode
+
+# JSON my parser cannot decode at all, as opposed to JSON that is merely malformed.
+UNDECODABLE = ("recursion limit exceeded", "number out of range")
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class ModelFailure(Exception):
+    """I am raised when the model fails on validated input: a bug or a bad model, never
+    the client's fault, so the client gets a 500 with a safe message."""
+
+
+class UndecodableBody(Exception):
+    """I am raised when the body is not JSON I can decode (not UTF-8, nested too deep, a
+    number too large): a 400, as distinct from a malformed but readable body (422)."""
+
+
+def json_response(content: bytes, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    """I answer with JSON bytes I serialised myself (msgspec, once)."""
+    return Response(content, status_code=status, media_type=JSON_MEDIA_TYPE, headers=headers)
+
+
+def error(status: int, message: str, detail: list[Any] | None = None,
+          headers: dict[str, str] | None = None) -> Response:
+    """I answer with the API's one error body."""
+    return json_response(error_body(message, detail), status, headers)
+
+
+def request_body(model: type[Body]) -> dict[str, Any]:
+    """I document a request body that my handler parses itself (FastAPI never sees it)."""
+    reference = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True,
+                            "content": {JSON_MEDIA_TYPE: {"schema": reference}}}}
+
+
+def require_json(request: Request) -> None:
+    """I refuse a body not sent as JSON with the same 422 FastAPI would raise."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media != JSON_MEDIA_TYPE and not media.endswith("+json"):
+        raise RequestValidationError(
+            [{"type": "content_type", "loc": ("body",), "msg": "the body must be JSON sent "
+              "with Content-Type: application/json", "input": None}])
+
+
+def parse(model: type[Body], body: bytes) -> Body:
+    """I validate the raw body into ``model`` in one pass, from bytes (pydantic's parser).
+
+    A body that is not valid becomes the same 422 FastAPI would raise (with locations
+    under ``body``); one I cannot decode at all, a 400.
+    """
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            if not body.strip():
+                raise RequestValidationError([{"type": "missing", "loc": ("body",),
+                                               "msg": "the request body is empty",
+                                               "input": None}]) from None
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UndecodableBody("it is not UTF-8") from None
+            if any(reason in errors[0]["msg"] for reason in UNDECODABLE):
+                raise UndecodableBody(errors[0]["msg"].removeprefix("Invalid JSON: ")) \
+                    from None
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
+    """I answer 422, naming every invalid field, e.g. ``body.age: Input should be a valid
+    integer``; for JSON that does not parse, I say where it breaks."""
+    detail = [{"loc": list(e["loc"]), "msg": short(e), "type": e["type"]}
+              for e in exc.errors()]
+    first = detail[0]
+    if first["type"] == "json_invalid":
+        where = first["msg"].removeprefix("Invalid JSON: ")
+        return error(422, f"malformed JSON body: {where}", detail)
+    if first["type"] == "missing" and first["loc"] == ["body"]:
+        return error(422, "the request body is empty: send a JSON object (see /docs)", detail)
+    if first["type"] == "content_type":
+        return error(422, first["msg"], detail)
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                       for e in detail[:10])
+    return error(422, f"invalid input: {fields}", detail)
+
+
+def short(error: dict[str, Any]) -> str:
+    """I keep an error's message short: a value outside a long list of allowed ones (a
+    catalogue's item ids, a large enum) is named, not the whole list."""
+    message = str(error["msg"])
+    if error["type"] == "literal_error" and len(message) > 200:
+        return f"{error.get('input')!r} is not one of the allowed values (see /docs)"
+    return message
+
+
+async def undecodable(request: Request, exc: UndecodableBody) -> Response:
+    """I answer 400 for a body I cannot decode, saying what a decodable one looks like."""
+    return error(400, f"the body could not be parsed as JSON ({exc}): it must be UTF-8, "
+                      "nested less deeply, with numbers of reasonable size")
+
+
+async def not_ready(request: Request, exc: ModelNotReadyError) -> Response:
+    """I answer 503 while the model is not loaded, with the loader's reason; clients may
+    retry after the ``Retry-After`` seconds."""
+    return error(503, f"model not ready: {exc}", headers={"Retry-After": "5"})
+
+
+async def unknown_items(request: Request, exc: UnknownItems) -> Response:
+    """I answer 422 naming the item ids the catalogue does not hold, and the field."""
+    ids = ", ".join(repr(i) for i in exc.ids[:10])
+    detail = [{"loc": ["body", exc.field], "msg": f"unknown item id {i!r}",
+               "type": "unknown_item"} for i in exc.ids[:10]]
+    return error(422, f"invalid input: body.{exc.field}: unknown item ids {ids}", detail)
+
+
+async def model_failure(request: Request, exc: ModelFailure) -> Response:
+    """I answer 500 without internals: the traceback is in the log under this request id."""
+    return error(500, "the model failed to score this input; the error is logged with this "
+                      "request id")
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """I give Starlette's own errors (404, 405) the API's error body."""
+    return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+# Each exception my handlers turn into the API's error body.
+HANDLERS: dict[type[Exception], Any] = {
+    RequestValidationError: invalid_input, UndecodableBody: undecodable,
+    ModelNotReadyError: not_ready, UnknownItems: unknown_items, ModelFailure: model_failure,
+    StarletteHTTPException: http_error,
+}
+
+
+class Scoring:
+    """I run the model on validated rows, count what it did and watch it for drift.
+
+    Both front ends call me: the API's routes and BentoML's own endpoints (``service.py``).
+    """
+
+    def __init__(self, handle: ModelHandle, spec: ModelSpec, drift: DriftMonitor | None,
+                 feature_rows: Any) -> None:
+        """I keep the model handle, the spec (its task), the drift monitor (None: off) and
+        the schemas' function that turns request rows into feature rows."""
+        self.handle = handle
+        self.task = spec.task
+        self.drift = drift
+        self.feature_rows = feature_rows
+        self.task_events = task_counter(spec.task)
+        # Each endpoint's counter child, resolved once (a label lookup per request costs).
+        self.counted = functools.cache(PREDICTIONS.labels)
+
+    def score(self, rows: Sequence[Any], endpoint: str) -> Answers:
+        """I run the model on validated rows and turn its failures into a logged
+        ModelFailure.
+
+        I call it inline on the event loop: for a model this size a call takes well under
+        a millisecond, less than handing it to a thread pool would.
+        """
+        try:
+            results = self.handle.predict(rows)
+        except (ModelNotReadyError, UnknownItems):
+            raise
+        except Exception as exc:
+            PREDICTION_ERRORS.inc()
+            logger.exception("prediction failed", extra={"endpoint": endpoint,
+                                                          "rows": len(rows)})
+            raise ModelFailure from exc
+        self.counted(endpoint).inc(len(rows))
+        if self.task_events is not None and results.events:
+            self.task_events.inc(results.events)
+        if self.drift is not None:
+            self.drift.observe(self.feature_rows(rows), results.watched)
+        return results
+
+
+def description(spec: ModelSpec) -> str:
+    """I describe the model served, for the OpenAPI document."""
+    return (f"Predictions from model `{spec.name}` version `{spec.version}` "
+            f"({spec.estimator}, {spec.task}, served by {spec.runtime}). Input is validated "
+            "strictly: wrong types are rejected (422), never coerced.")
+
+
+def error_responses(settings: Any) -> dict[int | str, dict[str, Any]]:
+    """I document what the front door and the body parser may answer, on every route."""
+    responses: dict[int | str, dict[str, Any]] = {
+        400: {"description": "Body is not decodable JSON"},
+        413: {"description": "Body larger than MAX_BODY_BYTES"},
+        422: {"description": "Invalid input"},
+    }
+    if settings.rate_limit:
+        responses[429] = {"description": "Rate limit exceeded"}
+    return responses
+
+
+def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: ModuleType,
+               runtime_patches: Sequence[patches.Patch], root: Path,
+               references: References | None = None) -> FastAPI:
+    """I build the service's app: ``settings`` (the generated ``Settings``), the model's
+    ``spec``, the generated request ``schemas`` module, the family's ``scoring`` module,
+    the serving runtime's patches, and the deployment's ``root`` (model paths are
+    relative to it). Drift references default to the deployment's
+    ``api/drift_reference.json``.
+
+    I read API keys here, so that an unusable API_KEYS_FILE stops the process at start-up.
+    """
+    configure_logging(settings.log_level)
+    api_keys = load_api_keys(settings.api_keys_file) if settings.api_keys_file else None
+    handle = ModelHandle(settings.model_path, settings.model_sha256, spec, scoring,
+                         [schemas.EXAMPLE_INPUT[name] for name in schemas.FEATURE_NAMES],
+                         root)
+    watched = references if references is not None else load_references(root / DRIFT_FILE)
+    drift = DriftMonitor(watched) if settings.enable_drift_detection else None
+    drift_window = DriftWindow(settings.drift_window_records, settings.drift_window_seconds) \
+        if settings.enable_drift_detection else None
+    scorer = Scoring(handle, spec, drift, schemas.feature_rows)
+    # msgspec validates first; pydantic, the one source of the contract, decides refusals.
+    fast = fast_records(schemas.PredictionRequest, schemas.BatchRequest)
+    failures: dict[int | str, dict[str, Any]] = {
+        503: {"model": schemas.ErrorResponse, "description": "Model not ready"},
+        500: {"model": schemas.ErrorResponse, "description": "The model failed on this input"},
+    }
+    responses = {code: {"model": schemas.ErrorResponse, **doc}
+                 for code, doc in error_responses(settings).items()}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """I prepare each worker process before it accepts connections.
+
+        I install the library patches this worker needs (``patches.py``), then load the
+        model in a background thread and wait, boundedly, for the first attempt. Waiting
+        means that when the model loads normally no worker serves "not ready" while its
+        siblings are ready; bounding the wait (MODEL_LOAD_WAIT_SECONDS) means that a slow
+        or failing load still lets liveness answer, with readiness 503 until a retry
+        succeeds.
+        """
+        patches.install(runtime_patches)
+        stop = threading.Event()
+
+        def load() -> None:
+            """I load the model (retrying until it works) and publish readiness."""
+            handle.load_until_ready(settings.model_load_retry_seconds, stop)
+            if handle.ready:
+                MODEL_READY.set(1)
+                MODEL_LOAD_SECONDS.set(handle.load_seconds or 0.0)
+
+        MODEL_READY.set(0)
+        threading.Thread(target=load, name="model-loader", daemon=True).start()
+        await asyncio.to_thread(handle.first_attempt_done.wait,
+                                settings.model_load_wait_seconds)
+        yield
+        stop.set()
+
+    app = FastAPI(
+        title=settings.api_title,
+        version=settings.api_version,
+        description=description(spec),
+        lifespan=lifespan,
+        docs_url=None,  # served below from local assets: the default page needs a CDN
+        redoc_url=None,
+        responses=responses,
+    )
+    app.state.model = handle
+    app.state.scoring = scorer
+    app.include_router(health.router)
+    app.mount("/static", StaticFiles(directory=root / STATIC_DIR), name="static")
+    for exception, handler in HANDLERS.items():
+        app.add_exception_handler(exception, handler)
+
+    def openapi() -> dict[str, Any]:
+        """I build the OpenAPI document once: FastAPI's, plus the request models my
+        handlers parse themselves, plus the X-API-Key scheme when API_KEYS_FILE is set."""
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            _, definitions = models_json_schema(
+                [(schemas.PredictionRequest, "validation"),
+                 (schemas.BatchRequest, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                definitions["$defs"])
+            app.openapi_schema = document_api_key(document) if api_keys else document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
+
+    @app.post("/predict", response_model=schemas.PredictionResponse, tags=["prediction"],
+              responses=failures, openapi_extra=request_body(schemas.PredictionRequest))
+    async def predict(request: Request) -> Response:
+        """I score one record."""
+        body = await request.body()
+        require_json(request)
+        row = fast.row(body) if fast is not None else None
+        if row is None:  # pydantic decides: it refuses with the 422, or accepts (35.0)
+            row = schemas.ROW(parse(schemas.PredictionRequest, body))
+        result = scorer.score([row], "/predict")[0]
+        return json_response(msgspec.json.encode(
+            {**result, "model_version": spec.version, "request_id": current_request_id()}))
+
+    @app.post("/predict/batch", response_model=schemas.BatchResponse, tags=["prediction"],
+              responses=failures, openapi_extra=request_body(schemas.BatchRequest))
+    async def predict_batch(request: Request) -> Response:
+        """I score up to MAX_BATCH_SIZE records in one model call, in request order."""
+        body = await request.body()
+        require_json(request)
+        rows = fast.rows(body) if fast is not None else None
+        if rows is None:
+            rows = Batch(map(schemas.ROW, parse(schemas.BatchRequest, body).records))
+        results = scorer.score(rows, "/predict/batch")
+        return json_response(ENCODE({
+            "predictions": results.items,
+            "count": len(results),
+            "model_version": spec.version,
+            "request_id": current_request_id(),
+        }))
+
+    @app.get("/metrics", tags=["monitoring"], response_class=Response)
+    async def metrics() -> Response:
+        """I serve Prometheus metrics: requests, latency, predictions, model load, drift
+        (PSI per feature and of the predictions over the sliding window)."""
+        if not settings.monitoring_enabled:
+            return error(404, "metrics are disabled (MONITORING_ENABLED=false)")
+        if drift is not None:
+            drift.flush()  # this worker's pending single-record counts, published first
+        body, content_type = render_metrics(settings.drift_threshold, drift_window, watched)
+        return Response(body, media_type=content_type)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """I serve Swagger UI from assets shipped with the service: no internet needed."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{html.escape(settings.api_title)} - docs",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.png",
+        )
+
+    # Outermost last: request id and access log around everything; CORS outside the API
+    # key check (a browser's preflight carries no key); then body limit, auth and rate
+    # limit; innermost, the fast lane that answers the hot routes without FastAPI's
+    # routing (see fast_lane.py).
+    lane = {("POST", "/predict"): predict, ("POST", "/predict/batch"): predict_batch,
+            **health.probes(handle)}
+    app.add_middleware(FastLane, routes=lane, errors=HANDLERS)
+    app.add_middleware(SecurityMiddleware, settings=settings, api_keys=api_keys)
+    if settings.cors_enabled and settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Request-ID", "X-API-Key"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    known = frozenset(getattr(r, "path", "") for r in app.routes) - {"", "/static"}
+    app.add_middleware(RequestContextMiddleware, known_paths=known)
+    return app
