@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import collections
+import importlib
 import json
 import math
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -19,7 +22,14 @@ import pandas as pd
 
 from deployment_agent import run_deployment_agent
 from deployment_agent.plan.context import Context
+from deployment_agent.resources import scoring_module
+from deployment_agent.service.app import create_app
+from deployment_agent.service.metrics import load_references
+from deployment_agent.service.spec import load_spec
 from deployment_agent.verify.server import ServiceProcess
+
+# A generated deployment's root, with its ``api.settings`` and ``api.schemas`` modules.
+Generated = tuple[Path, ModuleType, ModuleType]
 
 
 def generate(manifest: str | Path, **options: Any) -> tuple[Path, dict[str, Any]]:
@@ -257,3 +267,28 @@ def forget_api() -> None:
     """Drop every imported module of a package named ``api``."""
     for name in [m for m in sys.modules if m == "api" or m.startswith("api.")]:
         del sys.modules[name]
+
+
+@contextmanager
+def generated_api(root: Path) -> Iterator[Generated]:
+    """A generated deployment's ``settings`` and ``schemas`` modules, imported from it."""
+    forget_api()  # another test's generated package of the same name
+    sys.path.insert(0, str(root))
+    try:
+        yield root, importlib.import_module("api.settings"), importlib.import_module(
+            "api.schemas")
+    finally:
+        sys.path.remove(str(root))
+        forget_api()
+
+
+def service_app(generated: Generated, **settings: Any) -> Any:
+    """The service's app, built by its factory in this process from the tool's own
+    ``service`` modules and a generated deployment's settings, schemas, spec, drift
+    references and real model."""
+    root, settings_module, schemas = generated
+    spec = load_spec(root / "api" / "model_spec.json")
+    scoring = importlib.import_module(f"deployment_agent.service.{scoring_module(spec.family)}")
+    values = settings_module.Settings(**settings)
+    return create_app(values, spec, schemas, scoring, (), root,
+                      load_references(root / "api" / "drift_reference.json"))

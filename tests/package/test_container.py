@@ -39,6 +39,7 @@ from helpers import (
     reference_input,
     sample_records,
 )
+from oip_clients import assert_clients_agree
 from servers import firing, prometheus, registry, wait_for_alert
 from testcontainers.core.container import DockerContainer
 
@@ -331,6 +332,17 @@ def test_batch_and_metrics_in_the_container(running: Running) -> None:
     metrics = httpx.get(running.base_url + "/metrics").text
     assert 'predictions_total{endpoint="/predict/batch"}' in metrics
     assert "model_load_seconds" in metrics
+
+
+def test_open_inference_protocol_with_real_clients(running: Running) -> None:
+    """tritonclient (JSON and binary tensors) and kserve's client (protocol v2) see a live,
+    ready model with its features as inputs, and score rows as /predict/batch does."""
+    context = running.image.deployment.context
+    seen = assert_clients_agree(running.base_url, context, sample_records(context, 30, seed=5))
+    outputs = [o["name"] for o in seen["tritonclient"]["metadata"]["outputs"]]
+    report(f"{running.name}: Open Inference Protocol: tritonclient (JSON, binary) and kserve "
+           f"answers equal /predict/batch on 30 rows, outputs {outputs}; a wrong datatype "
+           f"is a {seen['tritonclient']['refused']['status']}")
 
 
 def test_compose_serves_the_api(images: Images, tmp_path: Path) -> None:

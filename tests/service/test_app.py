@@ -4,51 +4,30 @@ the real model it serves."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from conftest import Deployment
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from helpers import forget_api
-
-from deployment_agent.resources import scoring_module
-from deployment_agent.service.app import create_app
-from deployment_agent.service.metrics import load_references
-from deployment_agent.service.spec import load_spec
+from helpers import Generated, generated_api, service_app
 
 
 @pytest.fixture(scope="module")
-def generated(deployments: dict[str, Deployment]) -> Iterator[tuple[Path, ModuleType,
-                                                                    ModuleType]]:
+def generated(deployments: dict[str, Deployment]) -> Iterator[Generated]:
     """The churn deployment's generated ``settings`` and ``schemas`` modules."""
-    root = deployments["churn"].layout.deployment
-    forget_api()  # another test's generated package of the same name
-    sys.path.insert(0, str(root))
-    try:
-        yield root, importlib.import_module("api.settings"), importlib.import_module(
-            "api.schemas")
-    finally:
-        sys.path.remove(str(root))
-        forget_api()
+    with generated_api(deployments["churn"].layout.deployment) as found:
+        yield found
 
 
-def build(generated: tuple[Path, ModuleType, ModuleType], **settings: Any) -> FastAPI:
-    root, settings_module, schemas = generated
-    spec = load_spec(root / "api" / "model_spec.json")
-    scoring = importlib.import_module(f"deployment_agent.service.{scoring_module(spec.family)}")
-    values = settings_module.Settings(**settings)
-    return create_app(values, spec, schemas, scoring, (), root,
-                      load_references(root / "api" / "drift_reference.json"))
+def build(generated: Generated, **settings: Any) -> FastAPI:
+    return service_app(generated, **settings)
 
 
 def test_the_factory_builds_a_service_that_predicts_like_the_model(
-        generated: tuple[Path, ModuleType, ModuleType], deployments: dict[str, Deployment]
+        generated: Generated, deployments: dict[str, Deployment]
 ) -> None:
     _, _, schemas = generated
     example = schemas.EXAMPLE_INPUT
@@ -71,7 +50,7 @@ def test_the_factory_builds_a_service_that_predicts_like_the_model(
 
 
 def test_validation_is_strict_and_names_the_field(
-        generated: tuple[Path, ModuleType, ModuleType]) -> None:
+        generated: Generated) -> None:
     _, _, schemas = generated
     name = next(n for n, v in schemas.EXAMPLE_INPUT.items() if type(v) is int)
     with TestClient(build(generated)) as client:
@@ -85,7 +64,7 @@ def test_validation_is_strict_and_names_the_field(
 
 
 def test_settings_shape_the_app_and_two_apps_live_in_one_process(
-        generated: tuple[Path, ModuleType, ModuleType]) -> None:
+        generated: Generated) -> None:
     """Nothing is built at import: each app has its own settings, handle and routes."""
     with TestClient(build(generated, monitoring_enabled=False,
                           enable_drift_detection=False)) as quiet, \
@@ -96,7 +75,7 @@ def test_settings_shape_the_app_and_two_apps_live_in_one_process(
 
 
 def test_a_model_that_fails_its_check_is_never_ready(
-        generated: tuple[Path, ModuleType, ModuleType], tmp_path: Path) -> None:
+        generated: Generated, tmp_path: Path) -> None:
     broken = tmp_path / "model.onnx"
     broken.write_bytes(b"not a model")
     from deployment_agent.hashing import sha256_file

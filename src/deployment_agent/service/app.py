@@ -48,9 +48,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import health, patches
 from .answers import Answers
 from .decoding import fast_records
-from .errors import error_body
+from .errors import error_body, short
 from .fast_lane import FastLane
 from .frames import Batch
+from .inference_protocol import (
+    InferenceProtocol,
+    documented_routes,
+    protocol_error,
+    schema_components,
+)
 from .logs import configure_logging, current_request_id
 from .metrics import (
     MODEL_LOAD_SECONDS,
@@ -166,15 +172,6 @@ async def invalid_input(request: Request, exc: RequestValidationError) -> Respon
     return error(422, f"invalid input: {fields}", detail)
 
 
-def short(error: dict[str, Any]) -> str:
-    """I keep an error's message short: a value outside a long list of allowed ones (a
-    catalogue's item ids, a large enum) is named, not the whole list."""
-    message = str(error["msg"])
-    if error["type"] == "literal_error" and len(message) > 200:
-        return f"{error.get('input')!r} is not one of the allowed values (see /docs)"
-    return message
-
-
 async def undecodable(request: Request, exc: UndecodableBody) -> Response:
     """I answer 400 for a body I cannot decode, saying what a decodable one looks like."""
     return error(400, f"the body could not be parsed as JSON ({exc}): it must be UTF-8, "
@@ -202,8 +199,12 @@ async def model_failure(request: Request, exc: ModelFailure) -> Response:
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """I give Starlette's own errors (404, 405) the API's error body."""
-    return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    """I give Starlette's own errors (404, 405) the API's error body, or the Open Inference
+    Protocol's under /v2."""
+    headers = getattr(exc, "headers", None)
+    if request.url.path == "/v2" or request.url.path.startswith("/v2/"):
+        return protocol_error(exc.status_code, str(exc.detail), headers)
+    return error(exc.status_code, str(exc.detail), headers=headers)
 
 
 # Each exception my handlers turn into the API's error body.
@@ -359,8 +360,9 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
                  (schemas.BatchRequest, "validation")],
                 ref_template="#/components/schemas/{model}",
             )
-            document.setdefault("components", {}).setdefault("schemas", {}).update(
-                definitions["$defs"])
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            components.update(definitions["$defs"])
+            components.update(schema_components())
             app.openapi_schema = document_api_key(document) if api_keys else document
         return app.openapi_schema
 
@@ -379,16 +381,21 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         return json_response(msgspec.json.encode(
             {**result, "model_version": spec.version, "request_id": current_request_id()}))
 
+    def batch_rows(body: bytes) -> Sequence[Any]:
+        """I validate a batch body into rows: msgspec first, pydantic deciding refusals
+        (the Open Inference Protocol's requests come through me too)."""
+        rows = fast.rows(body) if fast is not None else None
+        if rows is None:
+            rows = Batch(map(schemas.ROW, parse(schemas.BatchRequest, body).records))
+        return rows
+
     @app.post("/predict/batch", response_model=schemas.BatchResponse, tags=["prediction"],
               responses=failures, openapi_extra=request_body(schemas.BatchRequest))
     async def predict_batch(request: Request) -> Response:
         """I score up to MAX_BATCH_SIZE records in one model call, in request order."""
         body = await request.body()
         require_json(request)
-        rows = fast.rows(body) if fast is not None else None
-        if rows is None:
-            rows = Batch(map(schemas.ROW, parse(schemas.BatchRequest, body).records))
-        results = scorer.score(rows, "/predict/batch")
+        results = scorer.score(batch_rows(body), "/predict/batch")
         return json_response(ENCODE({
             "predictions": results.items,
             "count": len(results),
@@ -422,8 +429,14 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     # key check (a browser's preflight carries no key); then body limit, auth and rate
     # limit; innermost, the fast lane that answers the hot routes without FastAPI's
     # routing (see fast_lane.py).
+    record = getattr(schemas, "QueryFeatures", schemas.PredictionRequest)
+    protocol = InferenceProtocol(spec, handle, record.model_json_schema(by_alias=True),
+                                 batch_rows, scorer.score, ModelFailure,
+                                 settings.max_batch_size, (settings.api_title,
+                                                           settings.api_version))
+    app.include_router(documented_routes(spec))
     lane = {("POST", "/predict"): predict, ("POST", "/predict/batch"): predict_batch,
-            **health.probes(handle)}
+            **health.probes(handle), **protocol.routes()}
     app.add_middleware(FastLane, routes=lane, errors=HANDLERS)
     app.add_middleware(SecurityMiddleware, settings=settings, api_keys=api_keys)
     if settings.cors_enabled and settings.cors_origins:
@@ -434,6 +447,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
             allow_headers=["Content-Type", "X-Request-ID", "X-API-Key"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    known = frozenset(getattr(r, "path", "") for r in app.routes) - {"", "/static"}
+    known = frozenset(getattr(r, "path", "") for r in app.routes) - {"", "/static"} | \
+        {path for _, path in protocol.routes()}
     app.add_middleware(RequestContextMiddleware, known_paths=known)
     return app

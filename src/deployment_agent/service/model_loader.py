@@ -75,6 +75,8 @@ class ModelHandle:
         self.root = root
         self.predictor: Predictor | None = None
         self.recommender: Any = None
+        # The self-check's answer: what an answer of this model holds.
+        self.checked: dict[str, Any] | None = None
         self.ready = False
         self.error: str | None = "model not loaded yet"
         self.load_seconds: float | None = None
@@ -102,14 +104,14 @@ class ModelHandle:
                 items = read_catalogue(verified(self.root / catalogue.file, catalogue.sha256,
                                                 "catalogue file"), catalogue)
                 recommender = Recommender(predictor, items, catalogue)
-                recommender.check(self.example)
+                checked = recommender.check(self.example)
             else:
-                predictor.check(self.example)
+                checked = predictor.check(self.example)
         except ModelLoadError:
             raise
         except Exception as exc:
             raise ModelLoadError(f"self-check failed: {type(exc).__name__}: {exc}") from exc
-        self.predictor, self.recommender = predictor, recommender
+        self.predictor, self.recommender, self.checked = predictor, recommender, checked
         self.load_seconds = time.perf_counter() - started
         self.loaded_at = time.time()
         self.error = None

@@ -35,9 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import JSON, error_body
 
 # Reachable without a key: probes, and the self-description of the API.
-OPEN_PATHS = frozenset({"/health", "/health/ready", "/docs", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/health/ready", "/v2/health/live", "/v2/health/ready",
+                        "/docs", "/openapi.json"})
 # Never rate limited: an orchestrator's probes must not be throttled into a restart.
-UNLIMITED_PATHS = frozenset({"/health", "/health/ready"})
+UNLIMITED_PATHS = frozenset({"/health", "/health/ready", "/v2/health/live",
+                             "/v2/health/ready"})
 API_KEY_HEADER = b"x-api-key"
 
 SECURITY_HEADERS = [
