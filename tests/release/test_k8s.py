@@ -26,8 +26,9 @@ def test_the_base_is_valid_and_hardened(deployments: dict[str, Deployment]) -> N
     deployment = deployments["churn"]
     written = write(deployment.layout)
     assert sorted(written["kinds"]) == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-                                        "NetworkPolicy", "PodDisruptionBudget",
-                                        "PrometheusRule", "Service", "ServiceMonitor"]
+                                        "InferenceService", "NetworkPolicy",
+                                        "PodDisruptionBudget", "PrometheusRule", "Service",
+                                        "ServiceMonitor"]
     found = objects(deployment.layout.k8s)
     pod = found["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -57,6 +58,9 @@ def test_the_base_is_valid_and_hardened(deployments: dict[str, Deployment]) -> N
     ("servicemonitor.yaml", ("scrapeTimeout:", "scrapeTimout:")),
     ("prometheusrule.yaml", ("expr:", "expression:")),
     ("hpa.yaml", ("minReplicas: ", "minReplicas: x")),
+    ("inferenceservice.yaml", ("livenessProbe:", "livenesProbe:")),
+    ("inferenceservice.yaml", ("minReplicas: ", "minReplicas: x")),
+    ("inferenceservice.yaml", ("kind: InferenceService", "kind: InferenceServices")),
 ])
 def test_a_typo_fails_validation(deployments: dict[str, Deployment], tmp_path: Path,
                                  path: str, typo: tuple[str, str]) -> None:
@@ -69,3 +73,29 @@ def test_a_typo_fails_validation(deployments: dict[str, Deployment], tmp_path: P
     broken.write_text(broken.read_text().replace(typo[0], typo[1], 1))
     with pytest.raises(BuildError, match="is invalid"):
         validate_documents(tmp_path)
+
+
+def test_the_inference_service_runs_the_same_image_on_the_protocols_probes(
+        deployments: dict[str, Deployment]) -> None:
+    """A KServe custom predictor: the Deployment's image, settings, limits and hardening,
+    probed on the Open Inference Protocol's health routes; kept out of the kustomize base
+    (it replaces the Deployment there)."""
+    deployment = deployments["churn"]
+    write(deployment.layout)
+    found = objects(deployment.layout.k8s)
+    service = found["InferenceService"]
+    assert service["apiVersion"] == "serving.kserve.io/v1beta1"
+    predictor = service["spec"]["predictor"]
+    container = predictor["containers"][0]
+    pod = found["Deployment"]["spec"]["template"]["spec"]
+    original = pod["containers"][0]
+    assert container["name"] == "kserve-container"
+    for key in ("image", "envFrom", "resources", "securityContext", "volumeMounts"):
+        assert container[key] == original[key], key
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert predictor["securityContext"] == pod["securityContext"]
+    assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == \
+        "RawDeployment"
+    kustomization = yaml.safe_load((deployment.layout.k8s / "kustomization.yaml").read_text())
+    assert "inferenceservice.yaml" not in kustomization["resources"]

@@ -66,6 +66,7 @@ def runbook_problems(text: str, context: Context) -> list[str]:
         "the image tag": context.image.ref,
         "the model version": md_code(context.model.version),
         "the example request": shell(context.request_example),
+        "the Open Inference Protocol example": shell(context.protocol_example),
         **{f"feature {f.name!r}": md_code(f.name) for f in context.features},
     }
     problems += [f"{what} is not mentioned" for what, needle in specifics.items()

@@ -14,6 +14,7 @@ import json
 import re
 import shlex
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import yaml
@@ -134,6 +135,12 @@ def shell(value: Any) -> str:
     return shlex.quote(text)
 
 
+def url_segment(text: Any) -> str:
+    """One URL path segment: every character that is not unreserved percent-encoded
+    (``/`` included, so that a model name stays one segment in the docs' URLs)."""
+    return quote(str(text), safe="")
+
+
 def json_text(value: Any, indent: int | None = None) -> str:
     """JSON without Jinja's HTML escaping (these files are code and config, not HTML)."""
     return json.dumps(value, indent=indent, ensure_ascii=False)
@@ -145,4 +152,4 @@ def yaml_document(data: Any) -> str:
 
 
 FILTERS = {"py": py, "doc": doc, "yaml": yaml_str, "yaml_document": yaml_document, "md": md,
-           "md_code": md_code, "shell": shell, "tojson": json_text}
+           "md_code": md_code, "shell": shell, "tojson": json_text, "url_segment": url_segment}

@@ -114,6 +114,7 @@ def namespace(context: Context, report: dict[str, Any], served: Served) -> dict[
         "prediction_type": context.prediction_type,
         "feature_names": context.feature_names,
         "request_example": context.request_example,
+        "protocol_example": context.protocol_example,
         "int_fields": [f.ident for f in context.features if f.type == "int" and not f.enum],
         "uses_literal": any(f.enum for f in context.features),
         "serving": serving,

@@ -54,7 +54,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(method="GET", path="/metrics", purpose="Prometheus metrics"),
     Endpoint(method="GET", path="/docs", purpose="Swagger UI (served locally, no CDN)"),
     Endpoint(method="GET", path="/openapi.json", purpose="OpenAPI 3 document"),
+    Endpoint(method="GET", path="/v2/health/ready",
+             purpose="Open Inference Protocol readiness (and /v2/health/live, /v2)"),
+    Endpoint(method="GET", path="/v2/models/{model_name}",
+             purpose="Open Inference Protocol model metadata: inputs with their constraints"),
+    Endpoint(method="POST", path="/v2/models/{model_name}/infer",
+             purpose="Open Inference Protocol inference (JSON or binary tensors)"),
 )
+# The Open Inference Protocol's datatype of each feature type (the service declares the same).
+PROTOCOL_DATATYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
 
 
 class FeatureStats(Frozen):
@@ -256,6 +264,14 @@ class Context(Frozen):
         if self.model.task == "recommendation":
             return {"query": self.example_input}
         return self.example_input
+
+    @property
+    def protocol_example(self) -> dict[str, Any]:
+        """A valid Open Inference Protocol infer request: the example record, one input per
+        feature."""
+        return {"inputs": [{"name": f.name, "datatype": PROTOCOL_DATATYPES[f.type],
+                            "shape": [1], "data": [self.example_input[f.name]]}
+                           for f in self.features]}
 
 
 def slugify(text: str) -> str:

@@ -3,13 +3,15 @@
 The base holds a Deployment (probes on /health and /health/ready, requests equal to
 limits, a locked-down security context, a writable /tmp, API keys from a Secret volume,
 settings from a ConfigMap), a Service, a HorizontalPodAutoscaler, a PodDisruptionBudget,
-a NetworkPolicy, a ServiceMonitor and a PrometheusRule. The image is named by digest once
-``doit push`` has pushed it, by tag before.
+a NetworkPolicy, a ServiceMonitor and a PrometheusRule. Beside the base, not in it, a KServe
+InferenceService runs the same image as a custom predictor on a cluster with KServe. The
+image is named by digest once ``doit push`` has pushed it, by tag before.
 
 Everything is checked offline before the folder is swapped in: the core kinds with
 kubernetes-validate's bundled schemas (strict: an unknown field is an error), the two
-Prometheus Operator kinds with the schemas shipped in this package, and the whole base
-with ``kubectl kustomize``.
+Prometheus Operator kinds and the InferenceService with the schemas shipped in this package
+(the InferenceService's is KServe's CRD schema, made strict by ``scripts/crd_schema.py``),
+and the whole base with ``kubectl kustomize``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from ..resources import SUFFIX, package_path, templates_dir
 
 KUBERNETES_VERSION = "1.32.0"
 CRD_SCHEMAS = {"ServiceMonitor": "monitoring.coreos.com_v1_servicemonitor.json",
-               "PrometheusRule": "monitoring.coreos.com_v1_prometheusrule.json"}
+               "PrometheusRule": "monitoring.coreos.com_v1_prometheusrule.json",
+               "InferenceService": "serving.kserve.io_v1beta1_inferenceservice.json"}
 
 
 def validate_documents(folder: Path) -> list[str]:
@@ -56,6 +59,10 @@ def validate_documents(folder: Path) -> list[str]:
                     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
             except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:
                 raise BuildError(f"{path.name}: {kind} is invalid: {exc.message}") from None
+            except kubernetes_validate.SchemaNotFoundError:
+                raise BuildError(f"{path.name}: {kind} is invalid: no such kind in Kubernetes "
+                                 f"{KUBERNETES_VERSION} nor among {sorted(CRD_SCHEMAS)}") \
+                    from None
     return kinds
 
 

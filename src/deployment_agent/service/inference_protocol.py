@@ -206,7 +206,8 @@ class InferenceProtocol:
         return found
 
     def outputs(self) -> tuple[Output, ...]:
-        """My outputs, known once the model is loaded (ModelNotReadyError before)."""
+        """I return my outputs, known once the model is loaded (ModelNotReadyError
+        before)."""
         if self._outputs is None:
             if not self.handle.ready or self.handle.checked is None:
                 raise ModelNotReadyError(self.handle.error or "loading")

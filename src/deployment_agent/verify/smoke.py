@@ -102,6 +102,11 @@ def check_service(base_url: str, context: Context) -> dict[str, Any]:
                        "POST /predict/batch")
         if batch.status_code == 200 and batch.json()["count"] != 3:
             problems.append(f"/predict/batch returned {batch.json()['count']} predictions for 3")
+        infer = f"/v2/models/{context.model.name}/infer"
+        protocol = expect(client.post(infer, json=context.protocol_example), 200,
+                          "POST /v2/models/{model_name}/infer")
+        if protocol.status_code == 200 and not protocol.json().get("outputs"):
+            problems.append(f"{infer} answered no outputs")
         spec = expect(client.get("/openapi.json"), 200, "GET /openapi.json")
         if spec.status_code == 200:
             missing = [e.path for e in context.endpoints
