@@ -32,6 +32,24 @@ def churn_records(example: dict[str, Any], n: int = 1000) -> list[dict[str, Any]
     return [{**example, "age": int(rng.integers(18, 80))} for _ in range(n)]
 
 
+def protocol_comparison(roots: dict[str, Path], layouts: dict[str, Any],
+                        context: dict[str, Any], records: list[dict[str, Any]],
+                        seconds: int) -> dict[str, Any]:
+    """The Open Inference Protocol's infer against /predict/batch, 1,000 records each, on
+    the same server, interleaved: records/s of both, per runtime."""
+    infer = f"/v2/models/{context['model']['name']}/infer"
+    routes = {"predict_batch": ("/predict/batch", subjects.records(records)),
+              "infer": (infer, subjects.protocol_tensors(context["features"], records))}
+    found = {}
+    for name in ("bentoml-onnx", "uvicorn-onnx"):
+        subject = subjects.ours(LABELS[name], roots[name], layouts[name].bento_store)
+        compared = load.alternating_routes(subject, routes, seconds)
+        found[LABELS[name]] = {route: {"records_per_s": figures["rps"] * len(records),
+                                       "samples_rps": figures["samples"]}
+                               for route, figures in compared.items()}
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="duration of a load point")
@@ -104,6 +122,9 @@ def main() -> None:
         compared = load.alternating_rps({"on": on, "off": off}, example, args.seconds)
         results["access_log_cost"] = {"on_rps": compared["on"]["rps"],
                                       "off_rps": compared["off"]["rps"]}
+        print("open inference protocol", flush=True)
+        results["protocol"] = protocol_comparison(roots, layouts, context, records,
+                                                  args.seconds)
         if docker:
             print("model families", flush=True)
             results["families"] = families.family_benchmarks(scratch / "families", args.seconds)

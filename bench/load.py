@@ -48,13 +48,29 @@ def alternating_rps(subjects: dict[str, Subject], record: dict[str, Any], second
     all started at once, loaded in turn ``rounds`` times, so that a slow moment of the
     machine falls on every side; each gets the median of its rounds and every sample."""
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(s.start()) + s.predict_path
-                for name, s in subjects.items()}
-        for url in urls.values():
-            loadgen.run(url, 8, min(seconds, 2), record)  # warm-up
-        samples: dict[str, list[float]] = {name: [] for name in urls}
-        for _ in range(rounds):
-            for name, url in urls.items():
-                samples[name].append(loadgen.run(url, 8, seconds, record)["rps"])
+        requests = {name: (stack.enter_context(s.start()) + s.predict_path, record)
+                    for name, s in subjects.items()}
+        return interleaved(requests, seconds, rounds)
+
+
+def alternating_routes(subject: Subject, routes: dict[str, tuple[str, Any]], seconds: float,
+                       rounds: int = 5) -> dict[str, dict[str, Any]]:
+    """Requests/s of several routes of one server, each ``(path, body)``, loaded in turn at
+    concurrency 8 as :func:`alternating_rps` loads servers."""
+    with subject.start() as base_url:
+        return interleaved({name: (base_url + path, body)
+                            for name, (path, body) in routes.items()}, seconds, rounds)
+
+
+def interleaved(requests: dict[str, tuple[str, Any]], seconds: float,
+                rounds: int) -> dict[str, dict[str, Any]]:
+    """Each (url, body) warmed up, then loaded in turn ``rounds`` times at concurrency 8;
+    the median requests/s of each, and every sample."""
+    for url, body in requests.values():
+        loadgen.run(url, 8, min(seconds, 2), body)  # warm-up
+    samples: dict[str, list[float]] = {name: [] for name in requests}
+    for _ in range(rounds):
+        for name, (url, body) in requests.items():
+            samples[name].append(loadgen.run(url, 8, seconds, body)["rps"])
     return {name: {"rps": statistics.median(values), "samples": values}
             for name, values in samples.items()}

@@ -76,6 +76,12 @@ def _serving(results: dict[str, Any]) -> list[str]:
         lines.append(f"\nAccess log (uvicorn runtime, ONNX, c=8, alternated as above): "
                      f"{cost['on_rps']:.0f} req/s with LOG_LEVEL=info (the default: one JSON "
                      f"line per request), {cost['off_rps']:.0f} req/s with LOG_LEVEL=warning.")
+    for name, routes in results.get("protocol", {}).items():
+        infer, batch = routes["infer"], routes["predict_batch"]
+        lines.append(f"\n{name}: Open Inference Protocol `/v2/models/.../infer` of 1,000 "
+                     f"records (one input per feature) {infer['records_per_s']:.0f} records/s, "
+                     f"`/predict/batch` of the same records {batch['records_per_s']:.0f} "
+                     "records/s (c=8, same server, loaded in turn, medians).")
     return lines
 
 

@@ -188,6 +188,18 @@ def tensor(records: list[dict[str, Any]]) -> dict[str, Any]:
             "outputs": [{"name": "predict_proba"}]}
 
 
+# The protocol's datatype of each feature type, as our service declares them.
+PROTOCOL_DATATYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
+
+
+def protocol_tensors(features: list[dict[str, Any]], records: list[dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """The records as our Open Inference Protocol request: one input per feature."""
+    return {"inputs": [{"name": f["name"], "datatype": PROTOCOL_DATATYPES[f["type"]],
+                        "shape": [len(records)], "data": [r[f["name"]] for r in records]}
+                       for f in features]}
+
+
 def instances(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The records as KServe's V1 protocol's instances (rows in feature order)."""
     return {"instances": [[float(v) for v in r.values()] for r in records]}

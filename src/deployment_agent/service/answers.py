@@ -8,7 +8,10 @@ msgspec encodes to JSON directly; a dict is built only when one answer is read
 
 Beside them I keep what the monitoring reads without looking at each answer: the value the
 drift monitor watches per record (``watched``), and the count of the task's own events
-(``events``: anomalies flagged, recommendations shorter than asked for).
+(``events``: anomalies flagged, recommendations shorter than asked for); and the model's
+output columns the answers were built from (``columns``: each answer field's values in
+record order, the probabilities as one array), which the Open Inference Protocol answers
+with as they are.
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ import msgspec
 class Answers(Sequence[dict[str, Any]]):
     """I am a sequence of answers (dicts when read), encodable as they are."""
 
-    __slots__ = ("items", "watched", "events")
+    __slots__ = ("items", "watched", "events", "columns")
 
-    def __init__(self, items: list[Any], watched: list[Any], events: int = 0) -> None:
+    def __init__(self, items: list[Any], watched: list[Any], events: int = 0,
+                 columns: dict[str, Any] | None = None) -> None:
         """I keep the encodable answers (msgspec structs or dicts), the watched value of
-        each (None: not counted) and the task's event count."""
+        each (None: not counted), the task's event count and the output columns (none for
+        a recommender, whose answers are ranked lists)."""
         self.items = items
         self.watched = watched
         self.events = events
+        self.columns = columns or {}
 
     def __len__(self) -> int:
         """I count the answers."""

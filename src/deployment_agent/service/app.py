@@ -431,7 +431,8 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     # routing (see fast_lane.py).
     record = getattr(schemas, "QueryFeatures", schemas.PredictionRequest)
     protocol = InferenceProtocol(spec, handle, record.model_json_schema(by_alias=True),
-                                 batch_rows, scorer.score, ModelFailure,
+                                 batch_rows, fast.column_rows if fast is not None else None,
+                                 scorer.score, ModelFailure,
                                  settings.max_batch_size, (settings.api_title,
                                                            settings.api_version))
     app.include_router(documented_routes(spec))

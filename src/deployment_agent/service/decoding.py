@@ -137,9 +137,12 @@ class FastRecords:
     or return None where msgspec refuses the body and pydantic must decide."""
 
     def __init__(self, record: type[msgspec.Struct], batch: type[msgspec.Struct]) -> None:
-        """I keep one decoder per body shape (decoders are reusable and thread-safe)."""
+        """I keep one decoder per body shape (decoders are reusable and thread-safe), and
+        each field's JSON name and the type of a column of its values, in row order."""
         self._record = msgspec.json.Decoder(record)
         self._batch = msgspec.json.Decoder(batch)
+        self._columns = [(f.encode_name, list[f.type])  # type: ignore[name-defined]
+                         for f in msgspec.structs.fields(record)]
 
     def row(self, body: bytes) -> Row | None:
         """I return the record's row, or None."""
@@ -156,6 +159,17 @@ class FastRecords:
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         return Batch(map(msgspec.structs.astuple, records))
+
+    def column_rows(self, columns: dict[str, list[Any]]) -> Batch | None:
+        """I validate columns of decoded values, one per field by its JSON name (the Open
+        Inference Protocol's tensors), and return their rows; or None where msgspec
+        refuses a value (pydantic decides then, from the same values as records)."""
+        try:
+            checked = [msgspec.convert(columns[name], kind, strict=True)
+                       for name, kind in self._columns]
+        except msgspec.ValidationError:
+            return None
+        return Batch(zip(*checked, strict=True))
 
 
 def fast_records(record: type[BaseModel], batch: type[BaseModel]) -> FastRecords | None:

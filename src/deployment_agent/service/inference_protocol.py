@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter, methodcaller
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -35,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .answers import Answers
 from .errors import short
 from .logs import current_request_id
 from .model_loader import ModelHandle, ModelNotReadyError
@@ -64,8 +64,10 @@ CONSTRAINTS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "en
 JSON_TYPE = "application/json"
 REQUEST_SCHEMA = "#/components/schemas/InferenceRequest"
 
-Score = Callable[[Sequence[Any], str], Any]
+Score = Callable[[Sequence[Any], str], Answers]
 Validate = Callable[[bytes], Sequence[Any]]
+# msgspec's validation of columns, one per feature by name: rows, or None to ask pydantic.
+FastColumns = Callable[[dict[str, list[Any]]], Sequence[Any] | None]
 
 
 def protocol_error(status: int, message: str,
@@ -83,12 +85,12 @@ def json_answer(body: dict[str, Any], status: int = 200) -> Response:
 @dataclass(frozen=True)
 class Output:
     """I am one output tensor: its name, datatype, row width (None: one value per row)
-    and how I read my flat, row-major values from the answers (as dicts)."""
+    and how I read my flat, row-major values from the answers."""
 
     name: str
     datatype: str
     width: int | None
-    values: Callable[[list[dict[str, Any]]], list[Any]]
+    values: Callable[[Answers], list[Any]]
     parameters: dict[str, Any]
 
     def metadata(self) -> dict[str, Any]:
@@ -108,25 +110,23 @@ def label_datatype(classes: Sequence[Any]) -> str:
     return "FP64" if kinds <= {int, float} else "BYTES"
 
 
-def column(key: str, as_text: bool = False) -> Callable[[list[dict[str, Any]]], list[Any]]:
-    """I read one value per answer (as text for a BYTES output of labels that are not)."""
-    get = itemgetter(key)
-    if as_text:
-        return lambda answers: list(map(str, map(get, answers)))
-    return lambda answers: list(map(get, answers))
+def column(key: str, as_text: bool = False) -> Callable[[Answers], list[Any]]:
+    """I read one of the model's output columns as the answers keep it, flat (as text for
+    a BYTES output of labels that are not)."""
+    def values(results: Answers) -> list[Any]:
+        """I return the column's values, row after row."""
+        found = results.columns[key]
+        flat: list[Any] = found.ravel().tolist() if hasattr(found, "ravel") else list(found)
+        return list(map(str, flat)) if as_text else flat
+    return values
 
 
-def probabilities(answers: list[dict[str, Any]]) -> list[float]:
-    """I read each answer's probabilities, in class order, row after row."""
-    return list(chain.from_iterable(map(methodcaller("values"),
-                                        map(itemgetter("probabilities"), answers))))
-
-
-def ranked(key: str) -> Callable[[list[dict[str, Any]]], list[Any]]:
+def ranked(key: str) -> Callable[[Answers], list[Any]]:
     """I read one field of each answer's ranked items, row after row; every answer must
     hold as many items (a tensor is rectangular)."""
-    def values(answers: list[dict[str, Any]]) -> list[Any]:
+    def values(results: Answers) -> list[Any]:
         """I flatten the field over the answers' items."""
+        answers = list(results)
         if len({len(a["items"]) for a in answers}) > 1:
             raise ValueError("the answers hold different numbers of items")
         return [item[key] for a in answers for item in a["items"]]
@@ -151,7 +151,7 @@ def outputs_for(spec: ModelSpec, example: dict[str, Any]) -> tuple[Output, ...]:
                     column("prediction", datatype == "BYTES"), {}),)
     if "probabilities" in example:
         labels = list(example["probabilities"])
-        found += (Output("probabilities", "FP64", len(labels), probabilities,
+        found += (Output("probabilities", "FP64", len(labels), column("probabilities"),
                          {"classes": labels}),)
     return found
 
@@ -171,14 +171,15 @@ class InferenceProtocol:
     """I answer the protocol's routes for the one model this service serves."""
 
     def __init__(self, spec: ModelSpec, handle: ModelHandle, record_schema: dict[str, Any],
-                 validate: Validate, score: Score, failure: type[Exception],
-                 max_rows: int, server: tuple[str, str]) -> None:
+                 validate: Validate, fast: FastColumns | None, score: Score,
+                 failure: type[Exception], max_rows: int, server: tuple[str, str]) -> None:
         """I keep the model's spec and handle, the JSON Schema of one record (its
-        properties by feature name), the batch validator and the scorer of /predict/batch
-        (and the exception it raises when the model fails), the row limit, and the
-        server's name and version."""
+        properties by feature name), the batch validator of /predict/batch and its fast
+        path for columns (None: pydantic alone), its scorer (and the exception it raises
+        when the model fails), the row limit, and the server's name and version."""
         self.spec, self.handle = spec, handle
-        self.validate, self.score, self.failure = validate, score, failure
+        self.validate, self.fast = validate, fast
+        self.score, self.failure = score, failure
         self.max_rows = max_rows
         self.server_name, self.server_version = server
         self.names = spec.feature_names
@@ -256,8 +257,7 @@ class InferenceProtocol:
             outputs = self.outputs()
             tensors = read_request(body, request.headers.get(HEADER_LENGTH))
             wanted = self.requested(tensors, outputs)
-            records = self.records(tensors)
-            rows = self.validated(records, tensors)
+            rows = self.rows(self.columns(tensors), tensors)
         except TensorError as exc:
             return protocol_error(400, str(exc))
         except ModelNotReadyError as exc:
@@ -269,10 +269,9 @@ class InferenceProtocol:
         except self.failure:
             return protocol_error(500, "the model failed to score this input; the error is "
                                        "logged with this request id")
-        answers = msgspec.to_builtins(results.items)
-        n = len(answers)
+        n = len(results)
         try:
-            data = [(o, o.values(answers)) for o, _ in wanted]
+            data = [(o, o.values(results)) for o, _ in wanted]
         except ValueError as exc:  # a recommender's answers of uneven length
             return protocol_error(500, f"the answers cannot form a tensor: {exc}")
         tensors_out = [({"name": o.name, "datatype": o.datatype,
@@ -303,8 +302,8 @@ class InferenceProtocol:
                            bool(asked.parameters.get("binary_data", binary))))
         return chosen
 
-    def records(self, request: InferenceRequest) -> list[dict[str, Any]]:
-        """I turn the request's tensors into records keyed by feature name: one input per
+    def columns(self, request: InferenceRequest) -> dict[str, list[Any]]:
+        """I read the request's tensors as one column of values per feature: one input per
         feature, or one [rows, features] tensor in schema order."""
         content_type = request.parameters.get("content_type")
         if content_type not in CONTENT_TYPES:
@@ -324,7 +323,7 @@ class InferenceProtocol:
             if len(set(sizes.values())) > 1:
                 raise TensorError("the inputs hold different numbers of rows: " + ", ".join(
                     f"{name!r} {size}" for name, size in list(sizes.items())[:10]))
-            return list(map(dict, map(zip, repeat(self.names), zip(*columns, strict=True))))
+            return dict(zip(self.names, columns, strict=True))
         if content_type != "pd" and len(request.inputs) == 1 and \
                 len(request.inputs[0].shape) == 2:
             return self.matrix(request.inputs[0])
@@ -341,16 +340,15 @@ class InferenceProtocol:
                               "[rows, 1]")
         return flat_values(tensor)
 
-    def matrix(self, tensor: RequestInput) -> list[dict[str, Any]]:
+    def matrix(self, tensor: RequestInput) -> dict[str, list[Any]]:
         """I read one [rows, features] tensor whose columns are the features in order."""
-        rows, width = tensor.shape
+        _, width = tensor.shape
         if width != len(self.names):
             raise TensorError(f"input {tensor.name!r}: shape {tensor.shape} has {width} "
                               f"columns; the model has {len(self.names)} features")
         self.check_datatype(tensor, self.names)
         values = flat_values(tensor)
-        return list(map(dict, map(zip, repeat(self.names), zip(*[iter(values)] * width,
-                                                                   strict=True))))
+        return {name: values[i::width] for i, name in enumerate(self.names)}
 
     def check_datatype(self, tensor: RequestInput, names: Sequence[str]) -> None:
         """I refuse a datatype that cannot hold the features' values (BYTES for a number,
@@ -363,15 +361,22 @@ class InferenceProtocol:
                 raise TensorError(f"{where}: datatype {tensor.datatype!r} cannot hold feature "
                                   f"{name!r} ({DATATYPES[kind]}); see GET {self.base}")
 
-    def validated(self, records: list[dict[str, Any]],
-                  request: InferenceRequest) -> Sequence[Any]:
-        """I validate the records as /predict/batch validates a batch, and name the input
-        and row of each refusal."""
-        if not records:
+    def rows(self, columns: dict[str, list[Any]], request: InferenceRequest) -> Sequence[Any]:
+        """I validate the columns as /predict/batch validates a batch: msgspec first, at C
+        speed; where it refuses, pydantic decides on the same values as records, and I name
+        the input and rows of each refusal."""
+        count = len(columns[self.names[0]])
+        if not count:
             raise TensorError("the request holds no rows")
-        if len(records) > self.max_rows:
-            raise TensorError(f"the request holds {len(records)} rows; at most "
-                              f"{self.max_rows} per request (MAX_BATCH_SIZE)")
+        if count > self.max_rows:
+            raise TensorError(f"the request holds {count} rows; at most {self.max_rows} per "
+                              "request (MAX_BATCH_SIZE)")
+        if self.fast is not None:
+            rows = self.fast(columns)
+            if rows is not None:
+                return rows
+        records = list(map(dict, map(zip, repeat(self.names), zip(
+            *(columns[name] for name in self.names), strict=True))))
         if self.spec.catalogue is not None:
             k = request.parameters.get("k", self.spec.catalogue.default_k)
             records = [{"query": record, "k": k} for record in records]

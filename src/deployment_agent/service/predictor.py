@@ -83,12 +83,12 @@ class Predictor:
         if self.spec.task == "anomaly_detection":
             scores = outputs.numbers(raw.values, n, "the anomaly scores")
             flagged = scores < self.spec.threshold
-            values = scores.tolist()
-            return Answers(list(map(ANOMALY, values, flagged.tolist())), values,
-                           int(flagged.sum()))
+            values, flags = scores.tolist(), flagged.tolist()
+            return Answers(list(map(ANOMALY, values, flags)), values, int(flagged.sum()),
+                           {"anomaly_score": values, "is_anomaly": flags})
         if self.spec.classes is None:
             values = outputs.numbers(raw.values, n, "the predictions").tolist()
-            return Answers(list(map(VALUE, values)), values)
+            return Answers(list(map(VALUE, values)), values, columns={"prediction": values})
         proba = None if raw.proba is None else \
             outputs.probabilities(raw.proba, len(self.classes), n)
         if proba is not None and (self.spec.predict_from_proba or raw.labels is None):
@@ -98,12 +98,16 @@ class Predictor:
         else:
             raise UnreadableOutput("the model gave neither labels nor probabilities")
         if proba is None:
-            return Answers(list(map(LABEL, predicted)), predicted)
+            return Answers(list(map(LABEL, predicted)), predicted,
+                           columns={"prediction": predicted})
+        columns = {"prediction": predicted, "probabilities": proba}
         if self.types is None:
-            return Answers(classified_dicts(self.labels, predicted, proba.tolist()), predicted)
+            return Answers(classified_dicts(self.labels, predicted, proba.tolist()), predicted,
+                           columns=columns)
         probability, classified = self.types
         probabilities = map(probability, *proba.T.tolist())
-        return Answers(list(map(classified, predicted, probabilities)), predicted)
+        return Answers(list(map(classified, predicted, probabilities)), predicted,
+                       columns=columns)
 
     def scores(self, rows: Sequence[tuple[object, ...]]) -> list[float]:
         """I return one ranking score per row: the positive class's probability for a
