@@ -138,10 +138,18 @@ def integral_floats_fixed(body: bytes, model: type[BaseModel]) -> bytes | None:
     fields = {info.alias or name: info for name, info in model.model_fields.items()}
     for key, value in data.items():
         info = fields.get(key)
-        if info is not None and "int" in str(info.annotation) and type(value) is float \
-                and value.is_integer():
+        if info is not None and integral(info) and type(value) is float and value.is_integer():
             data[key] = int(value)
     return json.dumps(data).encode()
+
+
+def integral(info: FieldInfo) -> bool:
+    """Whether the field takes integers: an int, or an enum of ints (pydantic accepts
+    ``11.0`` for the enum value ``11`` as well)."""
+    base, _ = _base(info.annotation)
+    if get_origin(base) is Literal:
+        return all(type(v) is int for v in get_args(base))
+    return base is int
 
 
 def pydantic_row(schemas: ModuleType, body: bytes) -> tuple[object, ...] | None:

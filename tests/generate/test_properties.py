@@ -31,8 +31,9 @@ from hypothesis import strategies as st
 from manifests import experiments, write_experiment
 from markdown_it import MarkdownIt
 
-from deployment_agent.generate.escape import md_code
+from deployment_agent.generate.escape import md_code, url_segment
 from deployment_agent.package.wheelhouse import build_for as build_wheelhouse
+from deployment_agent.plan.context import PROTOCOL_DATATYPES
 from deployment_agent.plan.layout import Layout, layout_for
 from deployment_agent.service.decoding import fast_records
 from deployment_agent.verify.environment import interpreter
@@ -122,6 +123,30 @@ def check_endpoints(get: Any, post: Any, context: dict[str, Any]) -> None:
         assert isinstance(prediction, float) and math.isfinite(prediction)
     batch = post("/predict/batch", json={"records": [context["example_input"]] * 3})
     assert batch.status_code == 200 and batch.json()["count"] == 3
+    check_protocol(get, post, context, answer.json())
+
+
+def check_protocol(get: Any, post: Any, context: dict[str, Any], answer: dict[str, Any]
+                   ) -> None:
+    """The Open Inference Protocol under any model and feature name: the metadata names
+    every feature, and infer answers the example as /predict did."""
+    model = f"/v2/models/{url_segment(context['model']['name'])}"
+    metadata = get(model)
+    assert metadata.status_code == 200, metadata.text[:2000]
+    assert [i["name"] for i in metadata.json()["inputs"]] == \
+        [f["name"] for f in context["features"]]
+    example = context["example_input"]
+    inputs = [{"name": f["name"], "datatype": PROTOCOL_DATATYPES[f["type"]], "shape": [1],
+               "data": [example[f["name"]]]} for f in context["features"]]
+    infer = post(f"{model}/infer", json={"inputs": inputs})
+    assert infer.status_code == 200, infer.text[:2000]
+    outputs = {o["name"]: o for o in infer.json()["outputs"]}
+    for key, value in answer.items():
+        if key in outputs and key != "probabilities":
+            wanted = str(value) if outputs[key]["datatype"] == "BYTES" else value
+            assert outputs[key]["data"] == [wanted], (key, outputs[key], answer)
+    if "probabilities" in answer:
+        assert outputs["probabilities"]["data"] == list(answer["probabilities"].values())
 
 
 def check_documents(folder: Path, context: dict[str, Any]) -> None:

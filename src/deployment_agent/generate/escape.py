@@ -137,8 +137,10 @@ def shell(value: Any) -> str:
 
 def url_segment(text: Any) -> str:
     """One URL path segment: every character that is not unreserved percent-encoded
-    (``/`` included, so that a model name stays one segment in the docs' URLs)."""
-    return quote(str(text), safe="")
+    (``/`` included, so that a model name stays one segment in the docs' URLs), and the
+    dots of ``.`` or ``..``, which clients would otherwise resolve as a path step."""
+    segment = quote(str(text), safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def json_text(value: Any, indent: int | None = None) -> str:
