@@ -1,5 +1,6 @@
 """The Open Inference Protocol's routes, on the service's app built in this process with
-each shipped example's real model: metadata, JSON and binary tensors, the same answers and
+each shipped example's real model (and a scorer recommender, an XGBRanker whose requests
+carry only the query's features): metadata, JSON and binary tensors, the same answers and
 the same refusals as /predict/batch (hypothesis draws the records)."""
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import pytest
 from bodies import off, valid
 from conftest import Deployment
 from fastapi.testclient import TestClient
-from helpers import Generated, generated_api, sample_records, service_app
+from helpers import Generated, generate, generated_api, sample_records, service_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deployment_agent.plan.layout import layout_for
 from deployment_agent.service.tensors import HEADER_LENGTH, binary_answer
+from examples import families
 
-EXAMPLE_NAMES = ["churn", "diabetes", "iris_sites", "recommender"]
+EXAMPLE_NAMES = ["churn", "diabetes", "iris_sites", "recommender", "ranker"]
+FAMILY_CASES = {"ranker"}  # trained by examples.families rather than shipped
 DATATYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
 
 
@@ -49,10 +53,20 @@ class Served:
         return self.client.post("/predict/batch", json={"records": body})
 
 
+def deployment_of(name: str, deployments: dict[str, Deployment],
+                  tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """A shipped example's deployment, or a family case's, trained and generated here."""
+    if name not in FAMILY_CASES:
+        return deployments[name]
+    case = families.train(name, tmp_path_factory.mktemp(name) / "modeling")
+    _, record = generate(case.manifest, registry="deployment-agent-test")
+    return Deployment(name, layout_for(case.manifest), record)
+
+
 @pytest.fixture(scope="module", params=EXAMPLE_NAMES)
-def served(request: pytest.FixtureRequest,
-           deployments: dict[str, Deployment]) -> Iterator[Served]:
-    deployment = deployments[request.param]
+def served(request: pytest.FixtureRequest, deployments: dict[str, Deployment],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    deployment = deployment_of(request.param, deployments, tmp_path_factory)
     with generated_api(deployment.layout.deployment) as generated, \
             TestClient(service_app(generated)) as client:
         yield Served(deployment, generated, client)

@@ -188,17 +188,19 @@ def test_model_failure_is_a_safe_500_and_serving_continues(
 
 
 def test_the_documented_requests_work(served: tuple[ServiceProcess, Deployment]) -> None:
-    """Every curl body in the runbook (and, for churn, the README) is a valid request."""
+    """Every curl body in the runbook (and, for churn, the README) is a valid request to
+    the path its curl names."""
     server, deployment = served
     texts = [(deployment.layout.deployment / "runbook.md").read_text()]
     if deployment.name == "churn":
         texts.append((Path(__file__).parents[2] / "README.md").read_text())
-    bodies = [json.loads(body) for text in texts
-              for body in re.findall(r"-d '(\{.*?\})'", text, flags=re.DOTALL)]
-    assert len(bodies) >= 2
-    for body in bodies:
-        response = post(server, "/predict", body)
-        assert response.status_code == 200, (body, response.text)
+    requests = [(path, json.loads(body)) for text in texts for path, body in re.findall(
+        r"https?://localhost:\d+(/[^\s'\"]*)(?:(?!curl).)*?-d '(\{.*?\})'", text,
+        flags=re.DOTALL)]
+    assert len(requests) >= 3 and any(path.startswith("/v2/") for path, _ in requests)
+    for path, body in requests:
+        response = post(server, path, body)
+        assert response.status_code == 200, (path, body, response.text)
 
 
 def test_cors_is_off_by_default_and_an_allow_list_when_enabled(

@@ -80,6 +80,14 @@ class ModelSpec:
         """The names of my input columns, in order."""
         return tuple(c.name for c in self.columns)
 
+    @property
+    def query_columns(self) -> tuple[Column, ...]:
+        """The columns a request carries: a scorer recommender's query columns (the item's
+        come from the catalogue), else all of mine."""
+        if self.catalogue is not None and self.catalogue.strategy == "scorer":
+            return self.columns[:len(self.columns) - len(self.catalogue.columns)]
+        return self.columns
+
     def to_json(self) -> str:
         """I serialise myself for ``model_spec.json`` (stable: sorted keys)."""
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
