@@ -182,13 +182,14 @@ class InferenceProtocol:
         self.score, self.failure = score, failure
         self.max_rows = max_rows
         self.server_name, self.server_version = server
-        self.names = tuple(c.name for c in spec.query_columns)
-        self.types = {c.name: c.type for c in spec.query_columns}
+        columns = spec.query_columns
+        self.names = tuple(c.name for c in columns)
+        self.types = {c.name: c.type for c in columns}
         properties = record_schema.get("properties", {})
         self.inputs = [{"name": c.name, "datatype": DATATYPES[c.type], "shape": [-1],
                         **({"parameters": p} if (p := feature_parameters(
                             properties.get(c.name, {}))) else {})}
-                       for c in spec.query_columns]
+                       for c in columns]
         self.base = f"/v2/models/{spec.name}"
         self.versioned = f"{self.base}/versions/{spec.version}"
         self._outputs: tuple[Output, ...] | None = None
