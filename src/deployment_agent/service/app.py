@@ -57,7 +57,7 @@ from .inference_protocol import (
     protocol_error,
     schema_components,
 )
-from .logs import configure_logging, current_request_id
+from .logs import ACCESS_LOG, configure_logging, current_request_id
 from .metrics import (
     MODEL_LOAD_SECONDS,
     MODEL_READY,
@@ -333,6 +333,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
                                 settings.model_load_wait_seconds)
         yield
         stop.set()
+        ACCESS_LOG.flush()  # the last requests' lines, before the worker exits
 
     app = FastAPI(
         title=settings.api_title,
@@ -342,6 +343,10 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         docs_url=None,  # served below from local assets: the default page needs a CDN
         redoc_url=None,
         responses=responses,
+        # FastAPI's native OpenTelemetry asks the global providers on every request
+        # whether it is on (3% of a /predict, profiled); this service configures none,
+        # and counts and logs every request itself (metrics.py, logs.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.model = handle
     app.state.scoring = scorer

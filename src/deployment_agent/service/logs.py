@@ -7,8 +7,12 @@ middleware; it is returned in the ``X-Request-ID`` response header and in every 
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import select
 import sys
+import threading
 import time
 from contextvars import ContextVar
 
@@ -32,42 +36,37 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
-    """I send the ``service`` loggers to stdout, one JSON object per line.
-
-    I replace earlier handlers rather than add to them, so that configuring twice (a
-    test importing the app again) never prints a line twice.
-    """
-    handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
-        )
-    )
-    logger = logging.getLogger("service")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    # My lines are complete JSON; a root handler must not print them a second time.
-    logger.propagate = False
-
-
 class AccessLog:
     """I write the access log: one JSON line per request, with the same fields, order and
-    time format as every other line (``JsonFormatter`` above).
+    time format as every other line (``JsonFormatter`` below).
 
     I build the line myself with msgspec instead of going through ``logging``: a record, a
     filter and a formatter cost about 15 µs per request, measured, a tenth of a small
     /predict; my line costs about 2 µs. I still obey the ``service.access`` logger's level
-    (LOG_LEVEL), and I write where its handler writes, flushing each line as it does.
+    (LOG_LEVEL).
+
+    I write my lines in blocks, as nginx's ``access_log ... buffer= flush=`` does: a
+    write and a flush of stdout per request cost 13% of single-record throughput,
+    measured (``doit bench``, access log on against off). A line reaches stdout within
+    FLUSH_SECONDS, or as soon as FLUSH_BYTES are waiting, and before any other log line
+    (see :class:`OrderedHandler`), so that the log's order is the order of events; on a
+    clean stop I flush what is left. A SIGKILL loses at most FLUSH_SECONDS of lines.
     """
 
+    FLUSH_SECONDS = 0.1
+    # A write of at most PIPE_BUF bytes to a pipe is atomic: the workers share stdout
+    # (Docker's log pipe), and a block of whole lines must never be cut by another's.
+    FLUSH_BYTES = select.PIPE_BUF
+
     def __init__(self) -> None:
-        """I start with no cached second (see :meth:`stamp`)."""
+        """I start with nothing waiting and no cached second (see :meth:`stamp`)."""
         self.logger = logging.getLogger("service.access")
         self.second = -1
         self.prefix = ""
+        self.lines: list[str] = []
+        self.size = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.lock = threading.Lock()  # other threads' log lines flush me too
 
     def enabled(self) -> bool:
         """I say whether access lines are wanted at the current level."""
@@ -83,12 +82,82 @@ class AccessLog:
         return f"{self.prefix},{int((now - second) * 1000):03d}"
 
     def write(self, method: str, path: str, status: int, duration_ms: float) -> None:
-        """I write one request's line."""
+        """I queue one request's line, and schedule its flush on the running event loop
+        (with none running, I write it at once)."""
         line = msgspec.json.encode({
             "time": self.stamp(time.time()), "level": "INFO", "logger": "service.access",
             "message": "request", "request_id": request_id_var.get(), "method": method,
             "path": path, "status": status, "duration_ms": duration_ms,
-        })
+        }).decode() + "\n"
+        with self.lock:
+            self.lines.append(line)
+            self.size += len(line)
+            full = self.size >= self.FLUSH_BYTES
+        if full:
+            self.flush()
+        elif self.timer is None:
+            try:
+                self.timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS,
+                                                                   self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        """I write every waiting line to stdout, in blocks of at most FLUSH_BYTES."""
+        with self.lock:
+            lines, self.lines, self.size = self.lines, [], 0
+            timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+        block: list[str] = []
+        size = 0
+        for line in lines:
+            if block and size + len(line) > self.FLUSH_BYTES:
+                self._write(block)
+                block, size = [], 0
+            block.append(line)
+            size += len(line)
+        if block:
+            self._write(block)
+
+    @staticmethod
+    def _write(block: list[str]) -> None:
+        """I write whole lines in one write of stdout, and flush it."""
         stream = sys.stdout
-        stream.write(line.decode() + "\n")
+        stream.write("".join(block))
         stream.flush()
+
+
+ACCESS_LOG = AccessLog()
+atexit.register(ACCESS_LOG.flush)
+
+
+class OrderedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """I am the stdout handler of the ``service`` loggers: I write the access lines
+    waiting before my own, so that the log keeps the order of events."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """I flush the access log, then write ``record``."""
+        ACCESS_LOG.flush()
+        super().emit(record)
+
+
+def configure_logging(level: str) -> None:
+    """I send the ``service`` loggers to stdout, one JSON object per line.
+
+    I replace earlier handlers rather than add to them, so that configuring twice (a
+    test importing the app again) never prints a line twice.
+    """
+    handler = OrderedHandler(sys.stdout)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
+        )
+    )
+    logger = logging.getLogger("service")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    # My lines are complete JSON; a root handler must not print them a second time.
+    logger.propagate = False

@@ -130,15 +130,25 @@ class Reference:
             return self.categories.get(key, len(self.categories))
         return bisect.bisect_right(self.edges, value)
 
-    def counts(self, values: np.ndarray) -> np.ndarray:
-        """I count non-null values into my bins, vectorised."""
-        if self.categories:
-            counts = np.zeros(len(self.expected), dtype=np.int64)
-            for value, n in collections.Counter(values.tolist()).items():
+    def tally(self, values: Iterable[Any]) -> list[int]:
+        """I count categorical values into my bins: a C counter of the distinct values
+        first, then one lookup per distinct value (None is not counted here)."""
+        counts = [0] * len(self.expected)
+        for value, n in collections.Counter(values).items():
+            if value is not None:
                 counts[self.bin_of(value)] += n
-            return counts
-        indices = np.searchsorted(self.edges, values.astype(np.float64), side="right")
-        return np.bincount(indices, minlength=len(self.expected))
+        return counts
+
+    def tally_booleans(self, column: np.ndarray) -> tuple[list[int], int]:
+        """I count a boolean feature's column of the float matrix (1, 0, or NaN for
+        null) into my bins, and return its nulls too."""
+        counts = [0] * len(self.expected)
+        trues, falses = int(np.count_nonzero(column == 1.0)), int(np.count_nonzero(column == 0.0))
+        counts[self.bin_of(True)] += trues
+        counts[self.bin_of(False)] += falses
+        missing = int(np.count_nonzero(np.isnan(column)))
+        counts[len(self.categories)] += len(column) - trues - falses - missing
+        return counts, missing
 
 
 def categories(values: Sequence[str]) -> dict[str, int]:
@@ -194,6 +204,15 @@ class DriftMonitor:
         self.prediction_bins = [PREDICTION_BINS.labels(str(b)) for b in
                                 range(len(self.prediction.expected))] \
             if self.prediction else []
+        # A batch's numeric features share one index space of bins (see _count_columns).
+        self.numeric = [i for i, r in enumerate(self.features) if not r.categories]
+        self.categorical = [i for i, r in enumerate(self.features) if r.categories]
+        self.numeric_positions = [self.features[i].position for i in self.numeric]
+        self.numeric_edges = [np.asarray(self.features[i].edges, dtype=np.float64)
+                              for i in self.numeric]
+        sizes = [len(self.features[i].expected) for i in self.numeric]
+        self.numeric_offsets = np.cumsum([0, *sizes[:-1]], dtype=np.intp)
+        self.numeric_total = sum(sizes)
         self.lock = threading.Lock()
         self.flusher: threading.Thread | None = None
         self._reset()
@@ -212,9 +231,14 @@ class DriftMonitor:
             if not self.pending_records:
                 self.flushed_at = time.monotonic()
                 return
-            records, bins = self.pending_records, self.pending_bins
-            nulls, predictions = self.pending_nulls, self.pending_predictions
+            pending = (self.pending_records, self.pending_bins, self.pending_nulls,
+                       self.pending_predictions)
             self._reset()
+        self._publish(*pending)
+
+    def _publish(self, records: int, bins: list[list[int]], nulls: list[int],
+                 predictions: list[int]) -> None:
+        """I add counts to the Prometheus counters: one increment per non-zero count."""
         DRIFT_RECORDS.inc(records)
         for counters, counts in zip(self.bins, bins, strict=True):
             for counter, n in zip(counters, counts, strict=True):
@@ -239,18 +263,20 @@ class DriftMonitor:
         if len(rows) == 1 and len(predictions) == 1:
             self._observe_one(rows[0], predictions[0])
             return
-        self.flush()
-        DRIFT_RECORDS.inc(len(rows))
-        if rows:
-            self._observe_columns(rows)
-        if self.prediction is None:
-            return
-        present = predictions if None not in predictions else \
-            [p for p in predictions if p is not None]
-        counts = self.prediction.counts(np.array(present, dtype=object))
-        for counter, n in zip(self.prediction_bins, counts.tolist(), strict=True):
-            if n:
-                counter.inc(n)
+        bins, nulls = self._count_columns(rows) if rows else \
+            ([[0] * len(b) for b in self.bins], [0] * len(self.nulls))
+        predicted = self._count_predictions(predictions)
+        # I publish a batch at once, with whatever single records are pending: a scrape
+        # right after a batch sees it, whichever worker answers the scrape.
+        with self.lock:
+            pending = (self.pending_records, self.pending_bins, self.pending_nulls,
+                       self.pending_predictions)
+            self._reset()
+        self._publish(pending[0] + len(rows),
+                      [list(map(operator.add, a, b)) for a, b in zip(bins, pending[1],
+                                                                      strict=True)],
+                      list(map(operator.add, nulls, pending[2])),
+                      list(map(operator.add, predicted, pending[3])))
 
     def _observe_one(self, row: tuple[object, ...], prediction: Any) -> None:
         """I count one record into the pending counts: plain lookups, no array."""
@@ -273,29 +299,63 @@ class DriftMonitor:
         if due:
             self.flush()
 
-    def _observe_columns(self, rows: Sequence[tuple[object, ...]]) -> None:
-        """I count a batch column by column. Numeric columns come from one float matrix
-        built in C (null is NaN there: JSON has no NaN, so NaN can only be a null); a
-        categorical column, or any column when the rows hold text, is read by a C getter."""
+    def _count_columns(self, rows: Sequence[tuple[object, ...]]
+                       ) -> tuple[list[list[int]], list[int]]:
+        """I count a batch into every watched feature's bins, and its nulls.
+
+        The numeric features are one float submatrix (null is NaN there: JSON has no NaN,
+        so NaN can only be a null), binned by one ``searchsorted`` per feature into one
+        shared index space and counted by a single ``bincount``; the model's own matrix
+        is reused when it built one. A boolean feature is counted from its column of
+        that matrix, any other categorical one by a C counter."""
+        n = len(rows)
+        bins: list[list[int]] = [[] for _ in self.features]
+        nulls = [0] * len(self.features)
         try:
-            numbers = frames.matrix(rows)  # the model's own, when it read one
-        except (TypeError, ValueError):
-            numbers = None
-        for reference, bins, nulls in zip(self.features, self.bins, self.nulls, strict=True):
-            position = reference.position
-            if numbers is not None and not reference.categories:
-                column = numbers[:, position]
-                missing = np.isnan(column)
-            else:
-                column = np.array(list(map(operator.itemgetter(position), rows)),
-                                  dtype=object)
-                missing = np.equal(column, None)
-            if missing.any():
-                nulls.inc(int(missing.sum()))
-                column = column[~missing]
-            for counter, n in zip(bins, reference.counts(column).tolist(), strict=True):
-                if n:
-                    counter.inc(n)
+            matrix: np.ndarray | None = frames.matrix(rows)
+        except (TypeError, ValueError):  # the rows hold text
+            matrix = None
+        if self.numeric:
+            if matrix is not None:
+                numbers = matrix[:, self.numeric_positions]
+            else:  # only my columns, then
+                getter = operator.itemgetter(*self.numeric_positions)
+                numbers = np.array(list(map(getter, rows)), dtype=np.float64).reshape(
+                    n, len(self.numeric))
+            missing = np.isnan(numbers)
+            indices = np.empty(numbers.shape, dtype=np.intp)
+            for j, edges in enumerate(self.numeric_edges):
+                indices[:, j] = np.searchsorted(edges, numbers[:, j], side="right")
+            indices += self.numeric_offsets
+            indices[missing] = self.numeric_total  # one bin past every feature's: nulls
+            counts = np.bincount(indices.ravel(), minlength=self.numeric_total + 1).tolist()
+            missed = missing.sum(axis=0).tolist()
+            for j, i in enumerate(self.numeric):
+                start = self.numeric_offsets[j]
+                bins[i] = counts[start:start + len(self.features[i].expected)]
+                nulls[i] = missed[j]
+        for i in self.categorical:
+            reference = self.features[i]
+            if matrix is not None and set(reference.categories) <= {"true", "false"}:
+                bins[i], nulls[i] = reference.tally_booleans(matrix[:, reference.position])
+                continue
+            column = list(map(operator.itemgetter(reference.position), rows))
+            bins[i] = reference.tally(column)
+            nulls[i] = column.count(None)
+        return bins, nulls
+
+    def _count_predictions(self, predictions: Sequence[Any]) -> list[int]:
+        """I count the watched predictions into their bins: numbers by ``searchsorted``,
+        labels by a C counter (None is not counted)."""
+        if self.prediction is None:
+            return []
+        if self.prediction.categories:
+            return self.prediction.tally(predictions)
+        present = predictions if None not in predictions else \
+            [p for p in predictions if p is not None]
+        indices = np.searchsorted(self.prediction.edges, np.asarray(present, dtype=np.float64),
+                                  side="right")
+        return np.bincount(indices, minlength=len(self.prediction.expected)).tolist()
 
 
 def psi(counts: Sequence[float], expected: Sequence[float]) -> float:

@@ -13,7 +13,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import AccessLog, request_id_var
+from .logs import ACCESS_LOG, request_id_var
 from .metrics import LATENCY, REQUESTS
 
 # I reuse a client's X-Request-ID only if it is short and plain (no log injection).
@@ -29,7 +29,7 @@ class RequestContextMiddleware:
         blow up the metrics' cardinality)."""
         self.app = app
         self.known_paths = known_paths
-        self.access = AccessLog()
+        self.access = ACCESS_LOG
         # Each label set's counter child, resolved once: a labels() lookup per request
         # costs more than the increment (the label sets are bounded, see above).
         self.requests = functools.lru_cache(maxsize=256)(
