@@ -146,9 +146,7 @@ class Reference:
         trues, falses = int(np.count_nonzero(column == 1.0)), int(np.count_nonzero(column == 0.0))
         counts[self.bin_of(True)] += trues
         counts[self.bin_of(False)] += falses
-        missing = int(np.count_nonzero(np.isnan(column)))
-        counts[len(self.categories)] += len(column) - trues - falses - missing
-        return counts, missing
+        return counts, int(np.count_nonzero(np.isnan(column)))
 
 
 def categories(values: Sequence[str]) -> dict[str, int]:
@@ -206,7 +204,11 @@ class DriftMonitor:
             if self.prediction else []
         # A batch's numeric features share one index space of bins (see _count_columns).
         self.numeric = [i for i, r in enumerate(self.features) if not r.categories]
-        self.categorical = [i for i, r in enumerate(self.features) if r.categories]
+        # Booleans are counted from the float matrix too; other categories by a counter.
+        self.booleans = [i for i, r in enumerate(self.features)
+                         if r.categories and set(r.categories) <= {"true", "false"}]
+        self.categorical = [i for i, r in enumerate(self.features)
+                            if r.categories and i not in self.booleans]
         self.numeric_positions = [self.features[i].position for i in self.numeric]
         self.numeric_edges = [np.asarray(self.features[i].edges, dtype=np.float64)
                               for i in self.numeric]
@@ -225,16 +227,20 @@ class DriftMonitor:
         self.pending_predictions = [0] * len(self.prediction_bins)
         self.flushed_at = time.monotonic()
 
-    def flush(self) -> None:
-        """I publish the pending single-record counts to the Prometheus counters."""
+    def _take_pending(self) -> tuple[int, list[list[int]], list[int], list[int]]:
+        """I hand over the pending single-record counts (records, bins, nulls,
+        predictions) and start new ones."""
         with self.lock:
-            if not self.pending_records:
-                self.flushed_at = time.monotonic()
-                return
             pending = (self.pending_records, self.pending_bins, self.pending_nulls,
                        self.pending_predictions)
             self._reset()
-        self._publish(*pending)
+        return pending
+
+    def flush(self) -> None:
+        """I publish the pending single-record counts to the Prometheus counters."""
+        pending = self._take_pending()
+        if pending[0]:
+            self._publish(*pending)
 
     def _publish(self, records: int, bins: list[list[int]], nulls: list[int],
                  predictions: list[int]) -> None:
@@ -268,15 +274,12 @@ class DriftMonitor:
         predicted = self._count_predictions(predictions)
         # I publish a batch at once, with whatever single records are pending: a scrape
         # right after a batch sees it, whichever worker answers the scrape.
-        with self.lock:
-            pending = (self.pending_records, self.pending_bins, self.pending_nulls,
-                       self.pending_predictions)
-            self._reset()
-        self._publish(pending[0] + len(rows),
-                      [list(map(operator.add, a, b)) for a, b in zip(bins, pending[1],
+        records, pending_bins, pending_nulls, pending_predictions = self._take_pending()
+        self._publish(records + len(rows),
+                      [list(map(operator.add, a, b)) for a, b in zip(bins, pending_bins,
                                                                       strict=True)],
-                      list(map(operator.add, nulls, pending[2])),
-                      list(map(operator.add, predicted, pending[3])))
+                      list(map(operator.add, nulls, pending_nulls)),
+                      list(map(operator.add, predicted, pending_predictions)))
 
     def _observe_one(self, row: tuple[object, ...], prediction: Any) -> None:
         """I count one record into the pending counts: plain lookups, no array."""
@@ -334,11 +337,15 @@ class DriftMonitor:
                 start = self.numeric_offsets[j]
                 bins[i] = counts[start:start + len(self.features[i].expected)]
                 nulls[i] = missed[j]
-        for i in self.categorical:
+        counted = self.categorical
+        if matrix is None:
+            counted = counted + self.booleans
+        else:
+            for i in self.booleans:
+                bins[i], nulls[i] = self.features[i].tally_booleans(
+                    matrix[:, self.features[i].position])
+        for i in counted:
             reference = self.features[i]
-            if matrix is not None and set(reference.categories) <= {"true", "false"}:
-                bins[i], nulls[i] = reference.tally_booleans(matrix[:, reference.position])
-                continue
             column = list(map(operator.itemgetter(reference.position), rows))
             bins[i] = reference.tally(column)
             nulls[i] = column.count(None)
