@@ -1,6 +1,8 @@
 """Load a subject with wrk: single records at concurrency 1, 8 and 32, batches of 10, 100
 and 1,000 records at concurrency 8, and (for ours) ``/health`` while ``/predict`` is
-loaded, and ``/health/ready`` likewise."""
+loaded, and ``/health/ready`` likewise. At c=8 the server's CPU per request (per record
+for batches) is metered too, and for ours ``/health`` alone at c=8: what the HTTP stack
+and the middleware cost before any prediction."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from deployment_agent.verify import loadgen
 
+from . import cpu
 from .subjects import Subject
 
 BATCH_SIZES = (10, 100, 1000)
@@ -22,15 +25,17 @@ def measure(subject: Subject, records: list[dict[str, Any]], seconds: float) -> 
         predict = base_url + subject.predict_path
         loadgen.run(predict, 8, min(seconds, 2), body)  # warm-up
         for concurrency in (1, 8, 32):
-            subject.results[f"predict_c{concurrency}"] = loadgen.run(predict, concurrency,
-                                                                     seconds, body)
+            subject.results[f"predict_c{concurrency}"] = metered_run(
+                base_url, predict, concurrency, seconds, body)
         if subject.batch_path and subject.batch_body:
             for size in BATCH_SIZES:
-                result = loadgen.run(base_url + subject.batch_path, 8, seconds,
-                                     subject.batch_body(records[:size]))
+                result = metered_run(base_url, base_url + subject.batch_path, 8, seconds,
+                                     subject.batch_body(records[:size]), size)
                 result["records_per_s"] = result["rps"] * size
                 subject.results[f"batch{size}_c8"] = result
         if subject.kind == "ours":
+            subject.results["health_c8"] = metered_run(base_url, base_url + "/health", 8,
+                                                       seconds)
             for probe, key in (("/health", "health"), ("/health/ready", "ready")):
                 background = loadgen.start(base_url + probe, 1, seconds)
                 subject.results[f"predict_c8_with_{key}"] = loadgen.run(predict, 8, seconds,
@@ -40,6 +45,15 @@ def measure(subject: Subject, records: list[dict[str, Any]], seconds: float) -> 
     c8 = subject.results["predict_c8"]
     print(f"  {subject.name}: predict c8 {c8['rps']:.0f} req/s, p50 {c8['p50_ms']:.2f} ms",
           flush=True)
+
+
+def metered_run(base_url: str, url: str, concurrency: int, seconds: float,
+                body: Any | None = None, units: int = 1) -> dict[str, float]:
+    """One wrk load point, with the server's CPU per request (per record: ``units``)."""
+    with cpu.metered(base_url) as spent:
+        result = loadgen.run(url, concurrency, seconds, body)
+    cpu.per_unit(result, spent, units)
+    return result
 
 
 def alternating_rps(subjects: dict[str, Subject], record: dict[str, Any], seconds: float,

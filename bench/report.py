@@ -9,6 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from .targets import FLOOR, SHARES
+
 LIBRARIES = ("bentoml", "fastapi", "uvicorn", "pydantic", "msgspec", "scikit-learn",
              "onnxruntime", "numpy", "doit")
 
@@ -85,6 +87,54 @@ def _serving(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _figure(point: dict[str, float], key: str, digits: int) -> str:
+    """A figure of a load point, or a dash where it was not measured."""
+    return f"{point[key]:.{digits}f}" if key in point else "—"
+
+
+def _cpu(results: dict[str, Any]) -> list[str]:
+    """Server CPU per request at c=8, and what each ratio target leaves per request."""
+    serving = results["serving"]
+    metered = {name: r for name, r in serving.items()
+               if "server_cpu_us" in r["predict_c8"]}
+    if not metered:
+        return []
+    lines = ["", "## Server CPU per request (c=8)", "",
+             "CPU seconds of the server's processes (supervisor and workers) during the load "
+             "point, divided by the requests answered (by the records, for batches); cores: "
+             "that CPU time over the point's wall time (the rest of the 2 cores is wrk's and "
+             "the kernel's).", "",
+             "| Server | /predict µs per request | cores | /health alone µs per request | "
+             "batch of 1000: µs per record | cores |", "|---|---|---|---|---|---|"]
+    for name, r in metered.items():
+        c8, health = r["predict_c8"], r.get("health_c8", {})
+        batch = r.get("batch1000_c8", {})
+        cells = [_figure(c8, "server_cpu_us", 1), _figure(c8, "server_cores", 2),
+                 _figure(health, "server_cpu_us", 1), _figure(batch, "server_cpu_us", 2),
+                 _figure(batch, "server_cores", 2)]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    floor = serving.get(FLOOR, {}).get("predict_c8", {})
+    sklearn = results["floors"]["sklearn"]["records_per_s_1000"]
+    for ours, (in_process, on_floor) in SHARES.items():
+        r = metered.get(ours)
+        if r is None or "server_cpu_us" not in floor:
+            continue
+        c8, batch = r["predict_c8"], r["batch1000_c8"]
+        budget = c8["server_cores"] / (on_floor * floor["rps"]) * 1e6
+        per_record = batch["server_cores"] / (in_process * sklearn) * 1e6
+        lines.append(
+            f"\n{ours}: {on_floor:.0%} of the floor ({on_floor * floor['rps']:.0f} req/s) on "
+            f"the {c8['server_cores']:.2f} cores it gets leaves {budget:.1f} µs of CPU per "
+            f"request; it spends {c8['server_cpu_us']:.1f} µs, of which "
+            f"{r['health_c8']['server_cpu_us']:.1f} µs is `/health` alone (HTTP, middleware, "
+            f"no prediction), against the floor's {floor['server_cpu_us']:.1f} µs. A batch "
+            f"of 1,000 at {in_process:.0%} of in-process scikit-learn on "
+            f"{batch['server_cores']:.2f} cores leaves {per_record:.2f} µs per record; it "
+            f"spends {batch['server_cpu_us']:.2f} µs (in-process scikit-learn: "
+            f"{1e6 / sklearn:.2f} µs per record, one core).")
+    return lines
+
+
 def _build(results: dict[str, Any]) -> list[str]:
     b = results["build"]
     lines = ["", "## Build", "", "| Step | Seconds | Tasks run |", "|---|---|---|",
@@ -143,8 +193,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"{', '.join(f'{k} {v}' for k, v in m['libraries'].items())}; load by {m['wrk']} "
              f"(closed loop, {results['seconds']} s a point, {results['workers']} workers per "
              "server, client and server on the same machine).", "",
-             *_targets(results), *_serving(results), *_build(results), *_families(results),
-             *_profile(results)]
+             *_targets(results), *_serving(results), *_cpu(results), *_build(results),
+             *_families(results), *_profile(results)]
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"
