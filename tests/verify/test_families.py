@@ -78,9 +78,13 @@ def test_each_family_serves_in_its_own_environment_as_it_was_trained(
     found = answered.json()["predictions"]
     for got, expected in zip(found, case.expected(records), strict=True):
         assert_same(got, expected, onnx)
+    # One record alone answers as it does in a batch: exactly, natively; within float32
+    # noise in ONNX, whose kernels for one row and for 40 round differently on some CPUs
+    # (an Intel Xeon: 0.5809446573 alone, 0.5809445977 in a batch; in-process, up to 3.6e-7
+    # apart over 300 random batches of 40).
     assert_same({k: v for k, v in one.json().items() if k not in ("model_version",
                                                                    "request_id")},
-                found[0], onnx=False)
+                found[0], onnx=onnx)
     report(f"family {name} ({record['runtimes']['model']}): ready in {seconds:.1f} s from "
            f"{len(pins)} pinned requirements; {len(found)} answers equal to the trained "
            f"model's")
