@@ -11,15 +11,20 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
 
 
+def _listening(connection: Any, port: int) -> bool:
+    """Whether ``connection`` (one of psutil's) is a listening socket on ``port``."""
+    return connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+
+
 def _listens(process: psutil.Process, port: int) -> bool:
     with contextlib.suppress(psutil.Error):
-        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
-                   for c in process.net_connections(kind="tcp"))
+        return any(_listening(c, port) for c in process.net_connections(kind="tcp"))
     return False
 
 
@@ -31,8 +36,7 @@ def server_processes(base_url: str) -> list[psutil.Process]:
     port = urlsplit(base_url).port or 0
     # psutil names one holder per socket; I climb to the topmost.
     holder = next((c.pid for c in psutil.net_connections(kind="tcp")
-                   if c.status == psutil.CONN_LISTEN and c.laddr.port == port
-                   and c.pid is not None), None)
+                   if _listening(c, port) and c.pid is not None), None)
     if holder is None:
         return []
     top = psutil.Process(holder)

@@ -1,8 +1,8 @@
 """Load a subject with wrk: single records at concurrency 1, 8 and 32, batches of 10, 100
 and 1,000 records at concurrency 8, and (for ours) ``/health`` while ``/predict`` is
-loaded, and ``/health/ready`` likewise. At c=8 the server's CPU per request (per record
-for batches) is metered too, and for ours ``/health`` alone at c=8: what the HTTP stack
-and the middleware cost before any prediction."""
+loaded, and ``/health/ready`` likewise. At each of those points the server's CPU per
+request (per record for batches) is metered too, and for ours ``/health`` alone at c=8:
+what the HTTP stack and the middleware cost before any prediction."""
 
 from __future__ import annotations
 
