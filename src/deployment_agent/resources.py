@@ -76,11 +76,11 @@ def source_files() -> list[Path]:
 # (with the family's scoring module as api/scoring.py, the serving runtime's patches and
 # entrypoint, and a recommender's module). Only api/settings.py, api/schemas.py and the
 # data files beside them (SPEC_FILE, DRIFT_FILE) are generated.
-SERVICE_MODULES = ("answers.py", "app.py", "decoding.py", "digest.py", "errors.py",
-                   "fast_lane.py", "frames.py", "health.py", "inference_protocol.py", "logs.py",
-                   "main.py", "metrics.py", "middleware.py", "model_loader.py", "outputs.py",
-                   "patches.py", "predictor.py", "probe.py", "security.py", "spec.py",
-                   "tensors.py")
+SERVICE_MODULES = ("answers.py", "app.py", "coalescing.py", "decoding.py", "digest.py",
+                   "errors.py", "fast_lane.py", "frames.py", "health.py",
+                   "inference_protocol.py", "logs.py", "main.py", "metrics.py",
+                   "middleware.py", "model_loader.py", "outputs.py", "patches.py",
+                   "predictor.py", "probe.py", "security.py", "spec.py", "tensors.py")
 SPEC_FILE = "api/model_spec.json"
 DRIFT_FILE = "api/drift_reference.json"
 

@@ -44,9 +44,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import health, patches
 from .answers import Answers
+from .coalescing import Coalescer
 from .decoding import fast_records
 from .errors import error_body, short
 from .fast_lane import FastLane
@@ -249,12 +251,24 @@ class Scoring:
             logger.exception("prediction failed", extra={"endpoint": endpoint,
                                                           "rows": len(rows)})
             raise ModelFailure from exc
+        self.account(rows, results, endpoint)
+        return results
+
+    def account(self, rows: Sequence[Any], results: Answers, endpoint: str) -> None:
+        """I count what the model scored (records, the task's events) and watch it for
+        drift."""
         self.counted(endpoint).inc(len(rows))
         if self.task_events is not None and results.events:
             self.task_events.inc(results.events)
         if self.drift is not None:
             self.drift.observe(self.feature_rows(rows), results.watched)
-        return results
+
+    def coalescer(self, endpoint: str) -> Coalescer:
+        """I return a coalescer that scores the single records of ``endpoint`` arriving
+        together in one model call (see coalescing.py)."""
+        return Coalescer(self.handle.predict,
+                         functools.partial(self.account, endpoint=endpoint),
+                         functools.partial(self.score, endpoint=endpoint))
 
 
 def description(spec: ModelSpec) -> str:
@@ -276,9 +290,31 @@ def error_responses(settings: Any) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+class ServiceAPI(FastAPI):
+    """I am the service's FastAPI app with the service's own middleware in front of it.
+
+    FastAPI wraps every request in its own outer layers (server errors, telemetry, a body
+    limit) before any middleware added with ``add_middleware``; the service's middleware
+    does all of that itself (``middleware.py``, ``security.py``), and the hot routes need
+    none of FastAPI's machinery (``fast_lane.py``). So every request enters through
+    ``front``, the service's middleware chain, which ends in FastAPI's own ``__call__``
+    for the routes it does not answer itself. I am still FastAPI for everything else:
+    routes, OpenAPI, ``state``, the test client.
+    """
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """I hand every request (and the lifespan) to my front chain once it is wired."""
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
+
+
 def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: ModuleType,
                runtime_patches: Sequence[patches.Patch], root: Path,
-               references: References | None = None) -> FastAPI:
+               references: References | None = None) -> ServiceAPI:
     """I build the service's app: ``settings`` (the generated ``Settings``), the model's
     ``spec``, the generated request ``schemas`` module, the family's ``scoring`` module,
     the serving runtime's patches, and the deployment's ``root`` (model paths are
@@ -297,6 +333,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     drift_window = DriftWindow(settings.drift_window_records, settings.drift_window_seconds) \
         if settings.enable_drift_detection else None
     scorer = Scoring(handle, spec, drift, schemas.feature_rows)
+    singles = scorer.coalescer("/predict")
     # msgspec validates first; pydantic, the one source of the contract, decides refusals.
     fast = fast_records(schemas.PredictionRequest, schemas.BatchRequest)
     failures: dict[int | str, dict[str, Any]] = {
@@ -335,7 +372,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         stop.set()
         ACCESS_LOG.flush()  # the last requests' lines, before the worker exits
 
-    app = FastAPI(
+    app = ServiceAPI(
         title=settings.api_title,
         version=settings.api_version,
         description=description(spec),
@@ -376,14 +413,15 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     @app.post("/predict", response_model=schemas.PredictionResponse, tags=["prediction"],
               responses=failures, openapi_extra=request_body(schemas.PredictionRequest))
     async def predict(request: Request) -> Response:
-        """I score one record."""
+        """I score one record, in one model call with the records of other requests
+        waiting at the same moment (coalescing.py)."""
         body = await request.body()
         require_json(request)
         row = fast.row(body) if fast is not None else None
         if row is None:  # pydantic decides: it refuses with the 422, or accepts (35.0)
             row = schemas.ROW(parse(schemas.PredictionRequest, body))
-        result = scorer.score([row], "/predict")[0]
-        return json_response(msgspec.json.encode(
+        result = msgspec.to_builtins(await singles.submit(row))
+        return json_response(ENCODE(
             {**result, "model_version": spec.version, "request_id": current_request_id()}))
 
     def batch_rows(body: bytes) -> Sequence[Any]:
@@ -430,10 +468,11 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
             swagger_favicon_url="/static/favicon.png",
         )
 
-    # Outermost last: request id and access log around everything; CORS outside the API
-    # key check (a browser's preflight carries no key); then body limit, auth and rate
-    # limit; innermost, the fast lane that answers the hot routes without FastAPI's
-    # routing (see fast_lane.py).
+    # My own middleware stands in front of FastAPI's (see ServiceAPI), outermost first:
+    # request id and access log around everything; CORS outside the API key check (a
+    # browser's preflight carries no key); then body limit, auth and rate limit; then the
+    # fast lane, which answers the hot routes itself (see fast_lane.py) and hands every
+    # other request to FastAPI.
     record = getattr(schemas, "QueryFeatures", schemas.PredictionRequest)
     protocol = InferenceProtocol(spec, handle, record.model_json_schema(by_alias=True),
                                  batch_rows, fast.column_rows if fast is not None else None,
@@ -443,11 +482,12 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     app.include_router(documented_routes(spec))
     lane = {("POST", "/predict"): predict, ("POST", "/predict/batch"): predict_batch,
             **health.probes(handle), **protocol.routes()}
-    app.add_middleware(FastLane, routes=lane, errors=HANDLERS)
-    app.add_middleware(SecurityMiddleware, settings=settings, api_keys=api_keys)
+    front: Any = FastLane(functools.partial(FastAPI.__call__, app), routes=lane,
+                          errors=HANDLERS)
+    front = SecurityMiddleware(front, settings=settings, api_keys=api_keys)
     if settings.cors_enabled and settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
+        front = CORSMiddleware(
+            front,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-Request-ID", "X-API-Key"],
@@ -455,5 +495,5 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         )
     known = frozenset(getattr(r, "path", "") for r in app.routes) - {"", "/static"} | \
         {path for _, path in protocol.routes()}
-    app.add_middleware(RequestContextMiddleware, known_paths=known)
+    app.front = RequestContextMiddleware(front, known_paths=known)
     return app
