@@ -105,6 +105,13 @@ def main() -> None:
         print("serving benchmarks", flush=True)
         for subject in [*ours, *others]:
             load.measure(subject, records, args.seconds)
+        print("floor ratios, in turn", flush=True)
+        results["against_floors"] = load.against_floors(
+            {targets.BENTO: subjects.ours(targets.BENTO, roots["bentoml-onnx"], store),
+             targets.UVICORN: subjects.ours(targets.UVICORN, roots["uvicorn-onnx"],
+                                            layouts["uvicorn-onnx"].bento_store)},
+            subjects.floor(), example, subjects.records(records),
+            floors.sklearn_batch_rate(trained, row), args.seconds)
         print("drift cost", flush=True)
         on = subjects.ours("drift on", roots["bentoml-onnx"], store)
         off = subjects.ours("drift off", roots["bentoml-onnx"], store,

@@ -53,3 +53,11 @@ def onnx_floor(onnx_path: Path, row: list[float], dtype: str) -> dict[str, float
     one = np.array([row], dtype=dtype)
     rows = np.repeat(one, 1000, axis=0)
     return floor(lambda: session.run(None, {name: one}), lambda: session.run(None, {name: rows}))
+
+
+def sklearn_batch_rate(model_path: Path, row: list[float]) -> Callable[[], float]:
+    """A function measuring in-process scikit-learn on 1,000 rows now (records/s, median of
+    50 calls), for ratios taken in turn with a server's load (bench.load.against_floors)."""
+    model = joblib.load(model_path)
+    rows = np.repeat(np.array([row], dtype=np.float64), 1000, axis=0)
+    return lambda: 1000 / statistics.median(_timed(lambda: model.predict_proba(rows), 50))

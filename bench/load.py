@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from deployment_agent.verify import loadgen
@@ -88,3 +89,39 @@ def interleaved(requests: dict[str, tuple[str, Any]], seconds: float,
             samples[name].append(loadgen.run(url, 8, seconds, body)["rps"])
     return {name: {"rps": statistics.median(values), "samples": values}
             for name, values in samples.items()}
+
+
+def against_floors(ours: dict[str, Subject], floor: Subject, record: dict[str, Any],
+                   batch: dict[str, Any], in_process: Callable[[], float], seconds: float,
+                   rounds: int = 5) -> dict[str, Any]:
+    """The floor-ratio targets, measured in turn within each round so that a slow moment
+    of the machine (a shared host) falls on both sides of every ratio. Each of ``ours`` is
+    started alone beside the constant floor (another idle server running beside them
+    slowed ours by up to a third, measured); each round loads the floor at c=8, times the
+    in-process model on 1,000 rows (``in_process``: records/s), then loads ours at c=8
+    with one record and with a batch of 1,000 (``batch``). Each ratio is the median over
+    the rounds of that round's ratio; every sample is kept."""
+    ratios: dict[str, dict[str, float]] = {}
+    samples: dict[str, dict[str, list[float]]] = {}
+    for name, subject in ours.items():
+        with subject.start() as base_url, floor.start() as floor_url:
+            urls = {"floor": (floor_url + floor.predict_path, record, 1),
+                    "single": (base_url + "/predict", record, 1),
+                    "batch": (base_url + "/predict/batch", batch, len(batch["records"]))}
+            for url, body, _ in urls.values():
+                loadgen.run(url, 8, min(seconds, 2), body)  # warm-up
+            found: dict[str, list[float]] = {"floor": [], "in_process": [], "single": [],
+                                             "batch": []}
+            for _ in range(rounds):
+                for key, (url, body, units) in urls.items():
+                    found[key].append(loadgen.run(url, 8, seconds, body)["rps"] * units)
+                    if key == "floor":
+                        found["in_process"].append(in_process())
+        samples[name] = found
+        ratios[name] = {
+            "single_of_floor": statistics.median(
+                a / b for a, b in zip(found["single"], found["floor"], strict=True)),
+            "batch_of_in_process": statistics.median(
+                a / b for a, b in zip(found["batch"], found["in_process"], strict=True)),
+        }
+    return {"ratios": ratios, "samples": samples}

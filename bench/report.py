@@ -135,6 +135,34 @@ def _cpu(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _in_turn(results: dict[str, Any]) -> list[str]:
+    """The floor-ratio targets' rounds: each of ours loaded in turn with its baselines."""
+    found = results.get("against_floors")
+    if not found:
+        return []
+    lines = ["", "## Floor ratios, loaded in turn", "",
+             "Each of ours runs alone beside the constant floor. Every round loads the floor "
+             "at c=8, times in-process scikit-learn on 1,000 rows (median of 50 calls), then "
+             "loads ours with single records and with batches of 1,000 at c=8; a target's "
+             "ratio is the median of its rounds' ratios, so that a slow moment of the machine "
+             "falls on both sides of it.", "",
+             "| Server | Round | floor req/s | in-process records/s | single req/s | "
+             "batch records/s | single / floor | batch / in-process |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, samples in found["samples"].items():
+        for i, floor in enumerate(samples["floor"]):
+            single, batch = samples["single"][i], samples["batch"][i]
+            in_process = samples["in_process"][i]
+            lines.append(f"| {name} | {i + 1} | {floor:.0f} | {in_process:.0f} | "
+                         f"{single:.0f} | {batch:.0f} | {single / floor:.1%} | "
+                         f"{batch / in_process:.1%} |")
+    for name, ratio in found["ratios"].items():
+        lines.append(f"\n{name}: single records {ratio['single_of_floor']:.1%} of the floor, "
+                     f"batches of 1,000 {ratio['batch_of_in_process']:.1%} of in-process "
+                     "scikit-learn (medians of the rounds' ratios).")
+    return lines
+
+
 def _build(results: dict[str, Any]) -> list[str]:
     b = results["build"]
     lines = ["", "## Build", "", "| Step | Seconds | Tasks run |", "|---|---|---|",
@@ -193,7 +221,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"{', '.join(f'{k} {v}' for k, v in m['libraries'].items())}; load by {m['wrk']} "
              f"(closed loop, {results['seconds']} s a point, {results['workers']} workers per "
              "server, client and server on the same machine).", "",
-             *_targets(results), *_serving(results), *_cpu(results), *_build(results),
+             *_targets(results), *_in_turn(results), *_serving(results), *_cpu(results),
+             *_build(results),
              *_families(results), *_profile(results)]
     for note in results.get("notes", []):
         lines += ["", note]

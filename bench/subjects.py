@@ -205,12 +205,17 @@ def instances(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"instances": [[float(v) for v in r.values()] for r in records]}
 
 
+def floor() -> Subject:
+    """The constant ASGI app under uvicorn: the cost of HTTP alone."""
+    return Subject("floor: constant ASGI app (uvicorn)", "floor",
+                   lambda: uvicorn_app(sys.executable, "constant_app:app", PEERS, ready_path="/"))
+
+
 def peers(model_path: Path, scratch: Path) -> list[Subject]:
     """The other ways to serve the same model, and the constant floor."""
     env_model = {"MODEL_PATH": str(model_path)}
     return [
-        Subject("floor: constant ASGI app (uvicorn)", "floor",
-                lambda: uvicorn_app(sys.executable, "constant_app:app", PEERS, ready_path="/")),
+        floor(),
         Subject("BentoML default service (@bentoml.api)", "peer",
                 lambda: bentoml_default(model_path, scratch / "bentoml_default_home"),
                 batch_path=None, batch_body=None,

@@ -27,7 +27,6 @@ def target(what: str, value: float, goal: float, higher: bool, unit: str,
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     serving, build = results["serving"], results["build"]
     rps = {name: r["predict_c8"]["rps"] for name, r in serving.items()}
-    floor = results["floors"]["sklearn"]["records_per_s_1000"]
     peers = [name for name, r in serving.items() if r["kind"] == "peer"]
     found = [
         target("no-op `doit` <= 0.3 s (median)", build["noop_s"], 0.3, False, "s"),
@@ -41,18 +40,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         target("uvicorn runtime /predict >= 3x the hand-written FastAPI app (c=8)",
                rps[UVICORN], 3 * rps[HANDWRITTEN], True, "req/s"),
     ]
-    asgi_floor = rps[FLOOR]
     rows = [(f"predict_c{c}", "rps", f"/predict at c={c}", "req/s") for c in (1, 8, 32)] + \
         [(f"batch{n}_c8", "records_per_s", f"/predict/batch of {n} at c=8", "records/s")
          for n in (10, 100, 1000)]
+    in_turn = results["against_floors"]["ratios"]
     for ours in (BENTO, UVICORN):
-        batch = serving[ours]["batch1000_c8"]["records_per_s"]
         in_process, on_floor = SHARES[ours]
         found += [
             target(f"{ours}: batch of 1,000 records >= {in_process:.0%} of in-process "
-                   "scikit-learn (records/s)", batch, in_process * floor, True, "records/s"),
+                   "scikit-learn (records/s; median ratio of 5 rounds, each loaded in turn "
+                   "with the in-process run)", 100 * in_turn[ours]["batch_of_in_process"],
+                   100 * in_process, True, "%"),
             target(f"{ours}: single records at c=8 >= {on_floor:.0%} of the constant ASGI "
-                   "floor", rps[ours], on_floor * asgi_floor, True, "req/s"),
+                   "floor (median ratio of 5 rounds, each loaded in turn with the floor)",
+                   100 * in_turn[ours]["single_of_floor"], 100 * on_floor, True, "%"),
+        ]
+        found += [
             target(f"{ours}: /health p99 <= 5 ms under /predict load (c=8)",
                    serving[ours]["health_under_load"]["p99_ms"], 5.0, False, "ms"),
         ]

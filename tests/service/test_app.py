@@ -87,3 +87,44 @@ def test_a_model_that_fails_its_check_is_never_ready(
         ready = client.get("/health/ready")
         assert ready.status_code == 503
         assert client.post("/predict", json=generated[2].EXAMPLE_INPUT).status_code == 503
+
+
+def test_concurrent_single_records_share_model_calls_and_keep_their_answers(
+        generated: Generated) -> None:
+    """Requests to /predict waiting together are scored in one model call (coalescing.py):
+    each still gets the answer it gets alone, and every record is counted once."""
+    import asyncio
+
+    import httpx
+
+    _, _, schemas = generated
+    name = next(n for n, v in schemas.EXAMPLE_INPUT.items() if type(v) is int)
+    records = [{**schemas.EXAMPLE_INPUT, name: schemas.EXAMPLE_INPUT[name] + i % 3}
+               for i in range(24)]
+    app = build(generated)
+
+    def counted(metrics: str, name: str) -> float:
+        """A sample's value in the exposition text (0 before the first count)."""
+        return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                   if line.startswith(f"{name} "))
+
+    names = ('predictions_total{endpoint="/predict"}', "drift_records_total")
+    with TestClient(app) as client:
+        before = client.get("/metrics").text
+        alone = [client.post("/predict", json=r).json() for r in records]
+
+        async def together() -> list[dict[str, Any]]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+                replies = await asyncio.gather(*(api.post("/predict", json=r)
+                                                 for r in records))
+            return [reply.json() for reply in replies]
+
+        answers = client.portal.call(together)
+        for one, shared in zip(alone, answers, strict=True):
+            assert shared["prediction"] == one["prediction"]
+            assert shared["probabilities"] == pytest.approx(one["probabilities"], abs=1e-6)
+            assert shared["request_id"] != one["request_id"]
+        after = client.get("/metrics").text
+        for name in names:
+            assert counted(after, name) - counted(before, name) == 2 * len(records), name

@@ -315,20 +315,23 @@ class DriftMonitor:
         except (TypeError, ValueError):  # the rows hold text
             matrix = None
         if self.numeric:
-            if matrix is not None:
-                numbers = matrix[:, self.numeric_positions]
+            if matrix is not None:  # one row per feature: each binned from contiguous memory
+                numbers = matrix.T[self.numeric_positions]
             else:  # only my columns, then
                 getter = operator.itemgetter(*self.numeric_positions)
                 numbers = np.array(list(map(getter, rows)), dtype=np.float64).reshape(
-                    n, len(self.numeric))
-            missing = np.isnan(numbers)
+                    n, len(self.numeric)).T
             indices = np.empty(numbers.shape, dtype=np.intp)
             for j, edges in enumerate(self.numeric_edges):
-                indices[:, j] = np.searchsorted(edges, numbers[:, j], side="right")
-            indices += self.numeric_offsets
-            indices[missing] = self.numeric_total  # one bin past every feature's: nulls
+                indices[j] = np.searchsorted(edges, numbers[j], side="right")
+            indices += self.numeric_offsets[:, np.newaxis]
+            missing = np.isnan(numbers)
+            if missing.any():
+                indices[missing] = self.numeric_total  # one bin past every feature's: nulls
+                missed = missing.sum(axis=1).tolist()
+            else:
+                missed = [0] * len(self.numeric)
             counts = np.bincount(indices.ravel(), minlength=self.numeric_total + 1).tolist()
-            missed = missing.sum(axis=0).tolist()
             for j, i in enumerate(self.numeric):
                 start = self.numeric_offsets[j]
                 bins[i] = counts[start:start + len(self.features[i].expected)]

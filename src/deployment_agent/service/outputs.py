@@ -71,8 +71,12 @@ def numbers(values: Any, rows: int, what: str) -> np.ndarray:
 
 def argmax_labels(proba: np.ndarray, classes: Sequence[Any]) -> list[Any]:
     """I return the class of highest probability of each row (the first on a tie, as
-    scikit-learn's ``predict`` does)."""
-    return list(map(classes.__getitem__, np.argmax(proba, axis=1).tolist()))
+    scikit-learn's ``predict`` does), as the very objects ``classes`` holds: one take from
+    an object array of the classes, in C."""
+    labels = np.empty(len(classes), dtype=object)
+    for i, label in enumerate(classes):  # one by one: a label is never broadcast
+        labels[i] = label
+    return labels[np.argmax(proba, axis=1)].tolist()  # type: ignore[no-any-return]
 
 
 class Raw(NamedTuple):

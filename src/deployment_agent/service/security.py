@@ -14,6 +14,9 @@ Each is off or permissive by default except the body limit and the headers:
   client being its API key when it sent a valid one, else its IP address. Over the
   limit is a 429 with ``Retry-After``. With the default in-memory storage the count is
   per worker process; ``RATE_LIMIT_STORAGE=redis://host:6379`` shares it.
+- Security headers (:func:`security_headers`) on every reply, refusals included: the
+  request middleware adds them in the same step as the request id, so that a reply
+  passes through one wrapper of ``send``, not two.
 
 I am plain ASGI for the same reason as ``middleware.py``: no per-request task.
 """
@@ -24,6 +27,7 @@ import hashlib
 import hmac
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +103,22 @@ async def send_error(send: Send, status: int, message: str,
     await send({"type": "http.response.body", "body": body})
 
 
+def security_headers(settings: Any) -> Callable[[str], list[tuple[bytes, bytes]]]:
+    """I return the security headers of a response to a path, built once: the API's for
+    every path, the docs page's (which loads its own local assets) for ``/docs``. The
+    request middleware adds them to every reply, refusals included (``middleware.py``)."""
+    common = [*SECURITY_HEADERS, *([HSTS] if settings.tls_certfile else [])]
+    api = [*common, (b"content-security-policy", API_CSP)]
+    docs = [*common, (b"content-security-policy", DOCS_CSP)]
+    return lambda path: docs if path == "/docs" else api
+
+
 class SecurityMiddleware:
-    """I check the body size, the API key and the rate limit, then call the app; I add the
-    security headers to every reply, refusals included."""
+    """I check the body size, the API key and the rate limit, then call the app."""
 
     def __init__(self, app: ASGIApp, settings: Any,
                  api_keys: frozenset[bytes] | None) -> None:
-        """I read my limits and keys once, and build the response headers once."""
+        """I read my limits and keys once."""
         self.app = app
         self.max_body = settings.max_body_bytes
         self.keys = api_keys  # None: no authentication
@@ -115,42 +128,29 @@ class SecurityMiddleware:
             self.limit = parse(settings.rate_limit)
             self.limiter = MovingWindowRateLimiter(
                 storage_from_string(settings.rate_limit_storage))
-        # The headers added to every response, built once: API responses, and the docs page.
-        common = [*SECURITY_HEADERS, *([HSTS] if settings.tls_certfile else [])]
-        self.api_headers = [*common, (b"content-security-policy", API_CSP)]
-        self.docs_headers = [*common, (b"content-security-policy", DOCS_CSP)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """I refuse what must be refused before the app reads a byte of the body."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        headers = self.docs_headers if path == "/docs" else self.api_headers
-
-        async def send_with_headers(message: Message) -> None:
-            """I add the security headers to the response."""
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
         request_headers = dict(scope["headers"])
-        refusal = self.refusal(path, request_headers, scope.get("client"))
+        refusal = self.refusal(scope["path"], request_headers, scope.get("client"))
         if refusal is not None:
-            await send_error(send_with_headers, *refusal)
+            await send_error(send, *refusal)
             return
         length = request_headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await send_error(send_with_headers, 413, self.too_large())
+            await send_error(send, 413, self.too_large())
             return
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
             # A chunked body has no declared length: read it, up to the limit, first.
             body = await self.read_limited(receive)
             if body is None:
-                await send_error(send_with_headers, 413, self.too_large())
+                await send_error(send, 413, self.too_large())
                 return
             receive = replay(body, receive)
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
 
     def too_large(self) -> str:
         """I say what to do about a body over the limit."""
