@@ -321,12 +321,12 @@ class ServiceAPI(FastAPI):
     """I am the service's FastAPI app with the service's own middleware in front of it.
 
     FastAPI wraps every request in its own outer layers (server errors, telemetry, a body
-    limit) before any middleware added with ``add_middleware``; the service's middleware
-    does all of that itself (``middleware.py``, ``security.py``), and the hot routes need
-    none of FastAPI's machinery (``fast_lane.py``). So every request enters through
-    ``front``, the service's middleware chain, which ends in FastAPI's own ``__call__``
-    for the routes it does not answer itself. I am still FastAPI for everything else:
-    routes, OpenAPI, ``state``, the test client.
+    limit) before any middleware added with ``add_middleware``. The hot routes need none
+    of them: the fast lane answers its own failures (``fast_lane.py``) and the body limit
+    is ``security.py``'s. So every request enters through ``front``, the service's
+    middleware chain, which ends in FastAPI's own ``__call__``, all its layers included,
+    for the routes the lane does not answer. I am still FastAPI for everything else:
+    routes, OpenAPI, ``state``, the test client, BentoML's mount.
     """
 
     front: ASGIApp | None = None
