@@ -23,9 +23,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .answers import Answers
+from .decoding import Row
 from .frames import Batch
-
-Row = tuple[object, ...]
 
 
 class Coalescer:

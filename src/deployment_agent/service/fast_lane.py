@@ -105,4 +105,3 @@ class FastLane:
             if cls in self.errors:
                 return self.errors[cls]
         return None
-

@@ -271,18 +271,10 @@ class DriftMonitor:
         if len(rows) < FLUSH_RECORDS:
             self._wait(rows, predictions)
             return
-        bins, nulls, predicted = self._counts(rows, predictions)
-        # I publish a batch at once, with whatever waits: a scrape right after a batch
-        # sees it, whichever worker answers the scrape.
-        waiting_rows, waiting_predictions = self._take_waiting()
-        if waiting_rows:
-            more_bins, more_nulls, more_predicted = self._counts(waiting_rows,
-                                                                 waiting_predictions)
-            bins = [list(map(operator.add, a, b)) for a, b in zip(bins, more_bins,
-                                                                   strict=True)]
-            nulls = list(map(operator.add, nulls, more_nulls))
-            predicted = list(map(operator.add, predicted, more_predicted))
-        self._publish(len(rows) + len(waiting_rows), bins, nulls, predicted)
+        # I publish a batch at once, and whatever waits with it: a scrape right after a
+        # batch sees it, whichever worker answers the scrape.
+        self._publish(len(rows), *self._counts(rows, predictions))
+        self.flush()
 
     def _wait(self, rows: Sequence[tuple[object, ...]], predictions: Sequence[Any]) -> None:
         """I add a few records to the waiting ones, and flush them when they are due."""
