@@ -12,7 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from . import build, families, floors, load, profile, report, subjects, targets
+from . import (
+    build,
+    families,
+    floors,
+    inference_log,
+    load,
+    profile,
+    report,
+    subjects,
+    targets,
+)
 
 BENCH = Path(__file__).resolve().parent
 LABELS = {"bentoml-onnx": targets.BENTO, "bentoml-native": "ours: BentoML runtime, scikit-learn",
@@ -121,6 +131,9 @@ def main() -> None:
                                  "off_rps": compared["off"]["rps"],
                                  "on_samples": compared["on"]["samples"],
                                  "off_samples": compared["off"]["samples"]}
+        print("inference log cost", flush=True)
+        results["inference_log"] = inference_log.measure(
+            roots["bentoml-onnx"], store, example, args.seconds, scratch / "inference-log")
         print("access log cost", flush=True)
         uvicorn_store = layouts["uvicorn-onnx"].bento_store
         on = subjects.ours("access log on", roots["uvicorn-onnx"], uvicorn_store)

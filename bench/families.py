@@ -29,7 +29,8 @@ from examples.families import train
 FAMILIES = {"xgboost-json": ("onnx", "native"), "lightgbm-text": ("onnx", "native"),
             "catboost-cbm": ("onnx", "native"), "xgboost-pickle": ("onnx", "native"),
             "onnx-file": ("onnx",), "isolation-forest": ("onnx", "native"),
-            "neighbours": ("native",)}
+            "neighbours": ("native",), "hist-gradient-boosting": ("onnx", "native"),
+            "lightgbm-multiclass": ("onnx", "native")}
 
 
 def memory_mb(container: str) -> float:
@@ -70,7 +71,8 @@ def measure(name: str, runtime: str, scratch: Path, seconds: float) -> dict[str,
     assert ready >= 0 and load["errors"] == 0, load
     result = {"runtime": record["runtimes"]["model"], "image_mb": image.size_bytes / 1e6,
               "ready_s": ready_s, "memory_mb": rss, "predict_c8_rps": load["rps"],
-              "p50_ms": load["p50_ms"], "requirements": len(record["model"]["requirements"])}
+              "p50_ms": load["p50_ms"], "requirements": len(record["model"]["requirements"]),
+              "measured_at": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     print(f"  {name} ({result['runtime']}): {result['image_mb']:.0f} MB, ready in "
           f"{ready_s:.1f} s, {rss:.0f} MB, {load['rps']:.0f} req/s", flush=True)
     return result
@@ -82,15 +84,34 @@ def family_benchmarks(scratch: Path, seconds: float) -> dict[str, Any]:
             for name, runtimes in FAMILIES.items() for runtime in runtimes}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Measure every family (or ``--only`` some) and write ``families.json``; with
+    ``--only``, the rows measured also replace theirs in ``results.json`` and RESULTS.md
+    is written again from it (the other rows keep the run they came from)."""
     import argparse
     import tempfile
 
+    from . import report
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--only", nargs="*", choices=sorted(FAMILIES), default=None)
     args = parser.parse_args()
+    chosen = {n: r for n, r in FAMILIES.items() if args.only is None or n in args.only}
     with tempfile.TemporaryDirectory(prefix="bench-families-") as folder:
-        figures = family_benchmarks(Path(folder), args.seconds)
-    out = Path(__file__).resolve().parent / "families.json"
+        figures = {f"{name} {runtime}": measure(name, runtime, Path(folder), args.seconds)
+                   for name, runtimes in chosen.items() for runtime in runtimes}
+    bench = Path(__file__).resolve().parent
+    if args.only is not None:
+        results = json.loads((bench / "results.json").read_text())
+        results["families"] = {**results.get("families", {}), **figures}
+        (bench / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (bench / "RESULTS.md").write_text(report.markdown(results))
+        figures = results["families"]
+    out = bench / "families.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -73,6 +73,25 @@ def _serving(results: dict[str, Any]) -> list[str]:
         lines.append(f"\nDrift monitoring (BentoML runtime, ONNX, c=8, both servers up, "
                      f"loaded in turn, medians): {cost['on_rps']:.0f} req/s on, "
                      f"{cost['off_rps']:.0f} req/s off (rounds on/off: {rounds}).")
+    if "inference_log" in results:
+        log = results["inference_log"]
+        single, batch = log["single"], log["batch"]
+        lines += ["", "## The inference log and feedback (BentoML runtime, ONNX, c=8)", "",
+                  f"Three servers of one build, loaded in turn ({len(single['off']['samples'])}"
+                  f" rounds; measured {log.get('measured_at', 'with the run')} UTC): the log "
+                  "off, on (JSON Lines, every record), and on beside a dead CloudEvents sink.",
+                  "", "| Server | /predict req/s (median) | share of off | /predict/batch "
+                  "of 1,000 records/s | share of off |", "|---|---|---|---|---|"]
+        ratios = {"off": (1.0, 1.0), "on": (log["ratios"]["single_on"],
+                                            log["ratios"]["batch_on"]),
+                  "dead_sink": (log["ratios"]["single_dead_sink"],
+                                log["ratios"]["batch_dead_sink"])}
+        lines += [f"| {name} | {single[name]['rps']:.0f} | {ratios[name][0]:.1%} | "
+                  f"{batch[name]['records_per_s']:.0f} | {ratios[name][1]:.1%} |"
+                  for name in single]
+        lines.append(f"\n`/feedback` of 1,000 outcomes: {log['feedback']['outcomes_per_s']:.0f}"
+                     f" outcomes/s (median of {len(log['feedback']['call_ms'])} calls; each "
+                     f"call in ms: {', '.join(map(str, log['feedback']['call_ms']))}).")
     if "access_log_cost" in results:
         cost = results["access_log_cost"]
         lines.append(f"\nAccess log (uvicorn runtime, ONNX, c=8, alternated as above): "
@@ -193,10 +212,11 @@ def _families(results: dict[str, Any]) -> list[str]:
         return []
     lines = ["", "## Model families: each one's image (BentoML runtime, defaults)", "",
              "| Family | Served by | Image MB | Start to ready s | Memory MB | /predict c=8 "
-             "req/s | p50 ms |", "|---|---|---|---|---|---|---|"]
+             "req/s | p50 ms | Measured (UTC) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {name.rsplit(' ', 1)[0]} | {f['runtime']} | {f['image_mb']:.0f} | "
               f"{f['ready_s']:.2f} | {f['memory_mb']:.0f} | {f['predict_c8_rps']:.0f} | "
-              f"{f['p50_ms']:.2f} |" for name, f in families.items()]
+              f"{f['p50_ms']:.2f} | {f.get('measured_at', 'with the run')} |"
+              for name, f in families.items()]
     return lines
 
 

@@ -85,6 +85,19 @@ def prediction_stats(model: Any, X: Any, classes: list[Any] | None) -> dict[str,
     return {"frequencies": _shares(counts)}
 
 
+def write_reference(out_dir: Path, columns: dict[str, Any], target: str, y: Any,
+                    name: str = "reference") -> dict[str, str]:
+    """Write a reference sample (held-out rows with their target) as ``<name>.csv`` in
+    ``out_dir``; the manifest fields that name it and its sha256."""
+    import pandas as pd
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.csv"
+    pd.DataFrame({**columns, target: y}).to_csv(path, index=False)
+    return {"reference_path": path.name,
+            "reference_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def write_experiment(
     out_dir: Path, model: Any, model_type: str, manifest: dict[str, Any],
     name: str = "experiment_manifest",

@@ -22,7 +22,7 @@ import lightgbm
 import numpy as np
 import xgboost
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
@@ -106,6 +106,54 @@ def catboost_pickle(folder: Path) -> Case:
     joblib.dump(model, folder / "model.joblib")
     return Case(manifest(folder, "model.joblib", "sklearn"), classified(model, [0, 1, 2]),
                 "classification")
+
+
+def catboost_threads(folder: Path) -> Case:
+    """A CatBoost pipeline trained with its own thread count (CatBoost refuses any
+    parameter change once fitted)."""
+    X, y = data(classes=3)
+    model = make_pipeline(StandardScaler(), catboost.CatBoostClassifier(
+        iterations=30, verbose=0, allow_writing_files=False, thread_count=4)).fit(X, y)
+    joblib.dump(model, folder / "model.joblib")
+    return Case(manifest(folder, "model.joblib", "sklearn"), classified(model, [0, 1, 2]),
+                "classification")
+
+
+def hist_gradient_boosting(folder: Path) -> Case:
+    """scikit-learn's recommended booster: three string classes, NaNs in training, and the
+    two features that had them nullable."""
+    X, y = data(n=1000, classes=3)
+    X[:, :2][np.random.default_rng(5).random((len(X), 2)) < 0.15] = np.nan
+    labels = np.array(["low", "mid", "high"], dtype=object)[y]
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, labels)
+    schema = {name: {**spec, "nullable": i < 2} for i, (name, spec) in
+              enumerate(SCHEMA.items())}
+    joblib.dump(model, folder / "model.joblib")
+    return Case(manifest(folder, "model.joblib", "sklearn", input_schema=schema),
+                classified(model, list(model.classes_)), "classification")
+
+
+def wide_multiclass(n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Four classes over five features of a wide range (hundreds to a thousand)."""
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.normal(0, 300, n), rng.uniform(-1e3, 1e3, n),
+                         rng.normal(size=n) * 1e3, rng.normal(size=n),
+                         rng.uniform(-1e3, 1e3, n)]).clip(-1000, 1000)
+    y = np.digitize(X[:, 0] / 300 + X[:, 1] / 1000 + X[:, 2] / 1e3 + rng.normal(size=n),
+                    [-1, 0, 1])
+    return X, y
+
+
+def lightgbm_multiclass(folder: Path) -> Case:
+    """Four classes in LightGBM's text file, on features of a wide range: its double
+    thresholds, written as the nearest float32, sent rows down the other branch."""
+    X, y = wide_multiclass()
+    model = lightgbm.LGBMClassifier(n_estimators=300, num_leaves=63, verbose=-1).fit(X, y)
+    model.booster_.save_model(folder / "model.txt")
+    labels = ["north", "east", "south", "west"]
+    schema = {name: {"type": "float", "minimum": -1000, "maximum": 1000} for name in NAMES}
+    return Case(manifest(folder, "model.txt", "lightgbm", classes=labels, input_schema=schema),
+                classified(model, labels), "classification")
 
 
 def xgboost_json(folder: Path) -> Case:
@@ -217,7 +265,9 @@ def ranker(folder: Path) -> Case:
 
 CASES: dict[str, Callable[[Path], Case]] = {
     "xgboost-pickle": xgboost_pickle, "lightgbm-pickle": lightgbm_pickle,
-    "catboost-pipeline": catboost_pickle, "xgboost-json": xgboost_json,
+    "catboost-pipeline": catboost_pickle, "catboost-threads": catboost_threads,
+    "hist-gradient-boosting": hist_gradient_boosting, "xgboost-json": xgboost_json,
+    "lightgbm-multiclass": lightgbm_multiclass,
     "lightgbm-text": lightgbm_text, "catboost-cbm": catboost_cbm, "onnx-file": onnx_file,
     "isolation-forest": isolation_forest, "neighbours": neighbours, "ranker": ranker,
 }

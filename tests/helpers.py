@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import collections
 import importlib
 import json
@@ -24,7 +25,7 @@ from deployment_agent import run_deployment_agent
 from deployment_agent.plan.context import Context
 from deployment_agent.resources import scoring_module
 from deployment_agent.service.app import create_app
-from deployment_agent.service.metrics import load_references
+from deployment_agent.service.monitoring.drift import load_references
 from deployment_agent.service.spec import load_spec
 from deployment_agent.verify.server import ServiceProcess
 
@@ -38,8 +39,10 @@ def generate(manifest: str | Path, **options: Any) -> tuple[Path, dict[str, Any]
     return run_deployment_agent(manifest, smoke=False, **options)
 
 
-def sample_records(context: Context, n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Valid records drawn around the training distribution (bounded by the schema)."""
+def sample_records(context: Context, n: int, seed: int = 0, nulls: bool = False
+                   ) -> list[dict[str, Any]]:
+    """Valid records drawn around the training distribution (bounded by the schema); with
+    ``nulls``, a nullable feature is null one time in ten."""
     rng = np.random.default_rng(seed)
     records = []
     for _ in range(n):
@@ -60,6 +63,8 @@ def sample_records(context: Context, n: int, seed: int = 0) -> list[dict[str, An
                 high = f.maximum if f.maximum is not None else 1e9
                 value = min(max(value, low), high)
                 value = int(round(value)) if f.type == "int" else round(value, 4)
+            if nulls and f.nullable and rng.random() < 0.1:
+                value = None
             record[f.name] = value
         records.append(record)
     return records
@@ -292,3 +297,32 @@ def service_app(generated: Generated, **settings: Any) -> Any:
     values = settings_module.Settings(**settings)
     return create_app(values, spec, schemas, scoring, (), root,
                       load_references(root / "api" / "drift_reference.json"))
+
+
+FIRST_PERSON = re.compile(r"\b(I|I'm|me|my|mine)\b")
+
+
+def undocumented(tree: Path) -> list[str]:
+    """Every module, class and function (nested ones included) without a first-person
+    docstring."""
+    missing = []
+    for path in sorted(tree.rglob("*.py")):
+        module = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = [module, *(n for n in ast.walk(module) if isinstance(
+            n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))]
+        for node in nodes:
+            docstring = ast.get_docstring(node) or ""
+            if not FIRST_PERSON.search(docstring):
+                name = getattr(node, "name", "(module)")
+                missing.append(f"{path.relative_to(tree)}:{name}")
+    return missing
+
+
+def counter(metrics: str, name: str, **labels: str) -> float:
+    """The sum of a counter's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in metrics.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            total += float(match.group(2))
+    return total

@@ -5,6 +5,11 @@ printable Unicode, with quotes, backslashes, triple quotes, Jinja braces, ``#``,
 backticks, pipes, leading digits and Python keywords; 1 to 500 features of every type and
 constraint; enum values and class labels made the same way). :func:`write_experiment`
 fits a real scikit-learn model to synthetic data of that schema and writes both files.
+It also draws how the model was trained: scikit-learn's linear, tree or HistGradientBoosting
+estimators (the last fed NaNs, with no imputer), binary and multiclass labels, and the
+thread count each library takes (-1, 1, 4, or none given) on the estimator, alone or
+inside the pipeline. (A column transformer's own n_jobs is left out: its process pool
+made each drawn model 2 to 3 s slower to fit, measured, and serving sets it like any other.)
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ import sklearn
 import xgboost
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    IsolationForest,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -120,6 +129,12 @@ def experiments(draw: st.DrawFn) -> dict[str, Any]:
     if family in NUMERIC_FAMILIES:  # their files read numbers only: a str feature is a float
         schema = {name: spec if spec["type"] != "str" else {"type": "float", "nullable": False}
                   for name, spec in schema.items()}
+    if family.startswith("catboost") and all(len(spec.get("enum", ())) == 1
+                                             for spec in schema.values()):
+        # CatBoost refuses to train when no feature varies ("All features are either
+        # constant or ignored"): no user can hold such a model, so one feature varies.
+        first = next(iter(schema))
+        schema[first] = {"type": "float", "nullable": False}
     classes = None
     if task == "classification":
         labels = draw(st.one_of(st.lists(names(60), min_size=2, max_size=4),
@@ -135,7 +150,8 @@ def experiments(draw: st.DrawFn) -> dict[str, Any]:
         "task": task,
         "classes": classes,
         "input_schema": schema,
-        "estimator": draw(st.sampled_from(["linear", "tree"])),
+        "estimator": draw(st.sampled_from(["linear", "tree", "hist"])),
+        "threads": draw(st.sampled_from([None, -1, 1, 4])),
         "family": family,
         "seed": draw(st.integers(0, 2**16)),
     }
@@ -160,20 +176,30 @@ def _column(spec: dict[str, Any], n: int, rng: np.random.Generator) -> pd.Series
     return series
 
 
+def _threads(recipe: dict[str, Any], parameter: str) -> dict[str, int]:
+    """The thread parameter the recipe trains with, if it gives one."""
+    return {} if recipe.get("threads") is None else {parameter: recipe["threads"]}
+
+
 def _final(recipe: dict[str, Any]) -> Any:
-    """The recipe's final estimator: scikit-learn's, or a booster of its family."""
+    """The recipe's final estimator: scikit-learn's, or a booster of its family, trained
+    with the recipe's thread count."""
     family, classify = recipe["family"], recipe["task"] == "classification"
     if recipe["task"] == "anomaly_detection":
-        return IsolationForest(n_estimators=20, random_state=0)
+        return IsolationForest(n_estimators=20, random_state=0, **_threads(recipe, "n_jobs"))
     if family.startswith("xgboost"):
         return (xgboost.XGBClassifier if classify else xgboost.XGBRegressor)(
-            n_estimators=5, max_depth=3)
+            n_estimators=5, max_depth=3, **_threads(recipe, "n_jobs"))
     if family.startswith("lightgbm"):
         return (lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor)(
-            n_estimators=5, min_child_samples=2, verbose=-1)
+            n_estimators=5, min_child_samples=2, verbose=-1, **_threads(recipe, "n_jobs"))
     if family.startswith("catboost"):
         return (catboost.CatBoostClassifier if classify else catboost.CatBoostRegressor)(
-            iterations=5, depth=3, verbose=0, allow_writing_files=False)
+            iterations=5, depth=3, verbose=0, allow_writing_files=False,
+            **_threads(recipe, "thread_count"))
+    if recipe["estimator"] == "hist":
+        return (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(
+            max_iter=5, min_samples_leaf=2, random_state=0)
     if classify:
         return LogisticRegression(max_iter=200) if recipe["estimator"] == "linear" \
             else DecisionTreeClassifier(max_depth=3, random_state=0)
@@ -216,12 +242,13 @@ def _save(recipe: dict[str, Any], frame: pd.DataFrame, y: Any, folder: Path
         model.booster_.save_model(folder / "model.txt")
         return "model.txt", "lightgbm", model
     steps = []
-    if numeric:
-        steps.append(("numbers", SimpleImputer(strategy="median", keep_empty_features=True),
-                      numeric))
+    if numeric:  # HistGradientBoosting takes the NaNs itself
+        steps.append(("numbers", "passthrough" if recipe["estimator"] == "hist" else
+                      SimpleImputer(strategy="median", keep_empty_features=True), numeric))
     if text:
         steps.append(("words", OneHotEncoder(handle_unknown="ignore"), text))
-    model = make_pipeline(ColumnTransformer(steps), final).fit(frame, y)
+    dense = {"sparse_threshold": 0} if recipe["estimator"] == "hist" else {}
+    model = make_pipeline(ColumnTransformer(steps, **dense), final).fit(frame, y)
     joblib.dump(model, folder / "model.joblib")
     return "model.joblib", "sklearn", model
 

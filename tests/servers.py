@@ -1,4 +1,6 @@
-"""Real third-party servers for the tests: Debian's Prometheus and Docker registry.
+"""Real third-party servers for the tests: Debian's Prometheus, Docker registry and
+PostgreSQL, a CloudEvents receiver built on the ``cloudevents`` SDK, and a two-node Ray
+cluster on loopback.
 
 Each runs as a subprocess on a free 127.0.0.1 port in a temporary folder, and is stopped
 when the context ends. A missing binary fails the test with the package to install:
@@ -7,7 +9,14 @@ when the context ends. A missing binary fails the test with the package to insta
 
 from __future__ import annotations
 
+import glob
+import http.server
+import os
+import pwd
 import shutil
+import socket
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,15 +37,18 @@ def binary(name: str, package: str) -> str:
 
 @contextmanager
 def prometheus(folder: Path, job: str, target: str, rules: dict[str, Any],
-               interval: str = "1s") -> Iterator[str]:
-    """Prometheus scraping ``target`` (host:port) as ``job`` and evaluating ``rules``; yields
-    its base URL."""
+               interval: str = "1s", http_sd: str | None = None) -> Iterator[str]:
+    """Prometheus scraping ``target`` (host:port) as ``job``, or the targets the URL
+    ``http_sd`` lists (its HTTP service discovery), and evaluating ``rules``; yields its
+    base URL."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(folder / "rules.yml")],
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [{"job_name": job, **(
+            {"http_sd_configs": [{"url": http_sd, "refresh_interval": interval}]} if http_sd
+            else {"static_configs": [{"targets": [target]}]})}],
     }
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
@@ -77,3 +89,187 @@ def registry(folder: Path) -> Iterator[str]:
     with ServiceProcess(command, folder, {}, port) as server:
         server.wait_for("/v2/", timeout=60)
         yield f"127.0.0.1:{port}"
+
+
+def postgres_binary(name: str) -> str:
+    """A PostgreSQL server program (Debian keeps them outside the PATH)."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or \
+        ([shutil.which(name)] if shutil.which(name) else [])
+    assert found, f"{name} is not installed: apt-get install postgresql"
+    return found[-1]
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own (initdb in a fresh folder the ``postgres`` user can
+    reach, trust on 127.0.0.1, run as that user: it refuses root); yields a SQLAlchemy URL
+    of its ``postgres`` database, and removes the folder at the end."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="deployment-agent-pg-"))
+    folder.chmod(0o755)
+    data = folder / "data"
+    user = pwd.getpwnam("postgres")
+    os.chown(folder, user.pw_uid, user.pw_gid)
+
+    def as_postgres() -> None:
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    subprocess.run([postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U",
+                    "postgres"], check=True, capture_output=True, preexec_fn=as_postgres)
+    port = free_port()
+    server = subprocess.Popen(
+        [postgres_binary("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+         "-k", str(folder), "-c", "fsync=off"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, preexec_fn=as_postgres)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([postgres_binary("pg_isready"), "-h", "127.0.0.1", "-p",
+                              str(port)], capture_output=True).returncode != 0:
+            assert server.poll() is None and time.monotonic() < deadline, "postgres died"
+            time.sleep(0.2)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Receiver:
+    """The CloudEvents each POST brought (parsed by the SDK), and how long to answer."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.events: list[Any] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+
+@contextmanager
+def cloudevents_receiver(delay: float = 0.0) -> Iterator[tuple[str, Receiver]]:
+    """An HTTP server on 127.0.0.1 that parses every POST as a CloudEvent with the
+    ``cloudevents`` SDK, as a consumer of KServe's logger does; yields its URL and what it
+    received. ``delay`` makes it answer slowly."""
+    from cloudevents.v1.http import from_http
+
+    received = Receiver(delay)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            event = from_http(dict(self.headers.items()), body)
+            with received.lock:
+                received.events.append(event)
+            time.sleep(received.delay)
+            self.send_response(202)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> str:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+class RayNode:
+    """One node of a Ray cluster this process started: its raylet's node-manager port
+    (which finds its processes) and the port range of its workers."""
+
+    def __init__(self, python: Path, head: bool, gcs: str | None, env: dict[str, str],
+                 temp_dir: Path, cpus: int, index: int) -> None:
+        self.python, self.env, self.cpus = python, env, cpus
+        self.node_manager_port = free_port()
+        ports = {name: free_port() for name in (
+            "object-manager-port", "metrics-export-port", "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port", "runtime-env-agent-port")}
+        self.gcs = gcs or f"127.0.0.1:{free_port()}"
+        self.dashboard = f"http://127.0.0.1:{free_port()}" if head else ""
+        # Workers' ports below Linux's ephemeral range (32768 and up), where free_port()
+        # finds the others: one thousand per node.
+        base = 20000 + 1000 * index
+        command = [str(python.parent / "ray"), "start", "--disable-usage-stats",
+                   f"--num-cpus={cpus}", "--object-store-memory=200000000",
+                   f"--node-manager-port={self.node_manager_port}",
+                   f"--min-worker-port={base}", f"--max-worker-port={base + 999}",
+                   *(f"--{name}={port}" for name, port in ports.items())]
+        if head:
+            host, port = self.gcs.split(":")
+            command += ["--head", f"--port={port}", "--dashboard-host=127.0.0.1",
+                        f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}",
+                        f"--ray-client-server-port={free_port()}", f"--temp-dir={temp_dir}"]
+        else:
+            command += [f"--address={self.gcs}"]
+        started = subprocess.run(command, env=env, capture_output=True, text=True,
+                                 timeout=180)
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+
+    def pids(self) -> list[int]:
+        """Every process of this node: its raylet and what the raylet started."""
+        import psutil
+
+        raylets = [p for p in psutil.process_iter(["cmdline"]) if
+                   f"--node_manager_port={self.node_manager_port}" in " ".join(
+                       p.info["cmdline"] or [])]
+        return [p.pid for raylet in raylets for p in [raylet, *raylet.children(True)]]
+
+
+class RayCluster:
+    """A head and a second node on loopback, each with its own ports and bounded CPUs and
+    object store; stopped (every process of the nodes, HAProxy included) at the end."""
+
+    def __init__(self, python: Path, env: dict[str, str], folder: Path, cpus: int = 2
+                 ) -> None:
+        self.python, self.folder = python, folder
+        self.env = {**os.environ, **env, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env.pop("RAY_ADDRESS", None)
+        self.nodes = 0
+        self.head = RayNode(python, True, None, self.env, folder, cpus, self.nodes)
+        self.dashboard = self.head.dashboard
+        self.second = self.add_node(cpus)
+
+    def add_node(self, cpus: int = 2) -> RayNode:
+        """I start one more node, joined to the head, with its own HAProxy ports (two
+        nodes on one host cannot share them; its Serve port is taken by the head's proxy,
+        so on loopback the head's proxy is the entry point)."""
+        env = {**self.env, "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+               "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port())}
+        self.nodes += 1
+        return RayNode(self.python, False, self.head.gcs, env, self.folder, cpus, self.nodes)
+
+    def stop(self) -> None:
+        """I stop both nodes and whatever they started (HAProxy outlives `ray stop`)."""
+        import psutil
+
+        subprocess.run([str(self.python.parent / "ray"), "stop", "--force"], env=self.env,
+                       capture_output=True, timeout=120)
+        haproxy = str(self.python.parent.parent)
+        for process in psutil.process_iter(["exe", "cmdline"]):
+            if haproxy in " ".join(process.info["cmdline"] or []):
+                process.kill()
+
+
+@contextmanager
+def ray_cluster(python: Path, env: dict[str, str], folder: Path) -> Iterator[RayCluster]:
+    """A real two-node Ray cluster of ``python``'s environment, started with ``env`` (the
+    generated cluster.env) in ``folder``; stopped at the end."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cluster = RayCluster(python, env, folder)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -18,9 +18,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
+from experiment import (  # noqa: E402
+    feature_stats,
+    prediction_stats,
+    write_experiment,
+    write_reference,
+)
 
 FEATURES = ["age", "income", "tenure_months", "num_products", "is_active", "credit_score"]
+INTEGERS = ("age", "tenure_months", "num_products")
 
 
 def make_data(n: int = 4000, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +98,11 @@ def main(out_dir: Path) -> None:
                 "is_active": X_train[:, FEATURES.index("is_active")].astype(bool),
             }),
             "prediction_stats": prediction_stats(model, X_train, [0, 1]),
+            # The held-out rows and their outcomes: the report's reference.
+            **write_reference(out_dir, {
+                name: (X_test[:, i].astype(bool) if name == "is_active" else
+                       X_test[:, i].astype(int) if name in INTEGERS else X_test[:, i])
+                for i, name in enumerate(FEATURES)}, "churned", y_test),
         },
     )
 

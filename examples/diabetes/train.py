@@ -13,7 +13,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
+from experiment import (  # noqa: E402
+    feature_stats,
+    prediction_stats,
+    write_experiment,
+    write_reference,
+)
 
 
 def main(out_dir: Path) -> None:
@@ -47,6 +52,9 @@ def main(out_dir: Path) -> None:
             },
             "feature_stats": feature_stats(dict(zip(names, X_train.T, strict=True))),
             "prediction_stats": prediction_stats(model, X_train, None),
+            # The held-out rows and their outcomes: the report's reference.
+            **write_reference(out_dir, dict(zip(names, X_test.T, strict=True)),
+                              "disease_progression", y_test),
         },
     )
 

@@ -22,7 +22,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiment import feature_stats, prediction_stats, write_experiment  # noqa: E402
+from experiment import (  # noqa: E402
+    feature_stats,
+    prediction_stats,
+    write_experiment,
+    write_reference,
+)
 
 SITES = ["north meadow", "river bank", "south ridge"]
 
@@ -85,6 +90,9 @@ def main(out_dir: Path) -> None:
             "feature_stats": feature_stats({c: X_train[c].to_numpy() for c in X_train.columns}),
             "prediction_stats": prediction_stats(model, X_train,
                                                  [str(c) for c in model.classes_]),
+            # The held-out rows and their outcomes: the report's reference.
+            **write_reference(out_dir, {c: X_test[c].to_numpy() for c in X_test.columns},
+                              "species", y_test),
         },
     )
 

@@ -4,6 +4,7 @@
     deployment-agent serve path/to/experiment_manifest.json
     deployment-agent containerize path/to/experiment_manifest.json
     deployment-agent doit path/to/experiment_manifest.json list     # any doit command
+    deployment-agent ray deploy path/to/experiment_manifest.json    # to a Ray cluster
 
 doit stays the engine: each command runs tasks of the same graph as the repository's
 ``dodo.py``, with its state (doit's database, the plan, the bento store) in the build
@@ -32,6 +33,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "containerize": ("build the image offline: base image, wheelhouse, image",
                      ["containerize"]),
 }
+RAY_ACTIONS = ("write", "deploy", "status", "scale", "rollback")
 # Options of the build commands -> the settings keyword they set.
 OPTIONS: dict[str, tuple[str, type, str]] = {
     "--title": ("api_title", str, "API title"),
@@ -60,6 +62,30 @@ def _parser() -> argparse.ArgumentParser:
                               "forget, clean, ...)")
     _build_options(raw)
     raw.add_argument("doit_args", nargs=argparse.REMAINDER, help="doit's own arguments")
+    report = commands.add_parser(
+        "report", help="an HTML report of the model after deployment: drift per feature "
+        "and realized quality over time, from the inference log, the feedback and the "
+        "manifest's reference sample (Evidently, in an environment of its own), written to "
+        "report.html in the build folder")
+    _build_options(report)
+    report.add_argument("--log-dir", required=True,
+                        help="the service's INFERENCE_LOG_DIR (its volume's folder)")
+    report.add_argument("--database-url", help="FEEDBACK_DATABASE_URL, when the prediction "
+                        "store is not the SQLite file in --log-dir")
+    ray = commands.add_parser(
+        "ray", help="the Ray Serve target: write it (Serve app and config, node "
+        "environment, code package, RayService), deploy it to a cluster and wait for every "
+        "replica (a version that is not healthy is rolled back by itself), show its status, "
+        "scale it, roll it back")
+    ray.add_argument("action", choices=RAY_ACTIONS)
+    _build_options(ray)
+    ray.add_argument("--address", help="the cluster's dashboard URL (default "
+                     "RAY_DASHBOARD_ADDRESS, else http://127.0.0.1:8265)")
+    ray.add_argument("--replicas", type=int, help="deploy: a fixed count; scale: the new one")
+    ray.add_argument("--timeout", type=float, help="seconds to wait for health (default "
+                     "ray.rollout_timeout_seconds)")
+    ray.add_argument("--set", dest="env", action="append", default=[], metavar="NAME=VALUE",
+                     help="deploy: a service setting for the new version (repeatable)")
     commands.add_parser("schema", help="print the experiment manifest's JSON Schema")
     commands.add_parser("settings", help="print every setting with its default, as YAML")
     return parser
@@ -96,6 +122,38 @@ def run_doit(config: Any, doit_args: Sequence[str]) -> int:
     return int(DoitMain(ModuleTaskLoader(namespace)).run(list(doit_args)))
 
 
+def ray_command(config: Any, args: argparse.Namespace) -> int:
+    """Write the Ray target (doit's ``ray`` task), or run one of its cluster actions."""
+    from .contract.errors import DeploymentAgentError
+    from .release import ray_deploy
+
+    written = run_doit(config, ["run", "ray"])
+    if written or args.action == "write":
+        return written
+    env = dict(item.split("=", 1) for item in args.env if "=" in item)
+    bad = [item for item in args.env if "=" not in item]
+    if bad:
+        print(f"--set takes NAME=VALUE: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    layout, options = config.layout, {"address": args.address, "timeout": args.timeout}
+    try:
+        if args.action == "deploy":
+            print(ray_deploy.deploy(layout, env=env, replicas=args.replicas, **options))
+        elif args.action == "scale":
+            if not args.replicas:
+                print("scale needs --replicas N", file=sys.stderr)
+                return 2
+            print(ray_deploy.scale(layout, args.replicas, **options))
+        elif args.action == "rollback":
+            print(ray_deploy.rollback(layout, **options))
+        else:
+            print(ray_deploy.status(layout, args.address))
+    except DeploymentAgentError as exc:
+        print(f"ray {args.action} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deployment-agent`` console script."""
     args = _parser().parse_args(argv)
@@ -110,8 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(defaults_yaml(), end="")
         return 0
     config = _config(args)
+    if args.command == "report":
+        return run_doit(config, ["run", "report", "--log-dir", args.log_dir,
+                                 *(["--database-url", args.database_url]
+                                   if args.database_url else [])])
     if args.command == "doit":
         return run_doit(config, args.doit_args)
+    if args.command == "ray":
+        return ray_command(config, args)
     return run_doit(config, ["run", *COMMANDS[args.command][1]])
 
 

@@ -31,6 +31,7 @@ from .steps import (
     records_agree,
     remember_file,
     remember_model,
+    report_action,
     run_step,
     serve_step,
     validate_step,
@@ -239,12 +240,101 @@ def k8s(config: BuildConfig) -> dict[str, Any]:
     }
 
 
+def ray(config: BuildConfig) -> dict[str, Any]:
+    """Write the Ray Serve target (Serve app and config, node environment, code package,
+    KubeRay RayService), validated offline."""
+    layout = config.layout
+    ray_templates = sorted((templates_dir() / "ray").glob("*.j2"))
+    return {
+        "actions": [guarded(run_step, "ray", layout)],
+        "task_dep": ["generate"],
+        # generate's record changes with every file it writes: the code packaged.
+        "file_dep": [str(layout.context_file), str(layout.generated_record), *_sources(),
+                     *map(str, ray_templates)],
+        "targets": [*(str(layout.ray / p.name.removesuffix(".j2")) for p in ray_templates),
+                    str(layout.ray_packages)],
+    }
+
+
+def ray_action(command: str, layout: Layout) -> Callable[..., Any]:
+    """A doit action running ``deployment-agent ray <command>`` on ``layout``."""
+    def action(address: str, timeout: float = 0, replicas: int = 0) -> None:
+        from .release import ray_deploy
+
+        options = {"address": address or None, "timeout": timeout or None}
+        if command == "deploy":
+            print(ray_deploy.deploy(layout, replicas=replicas or None, **options))
+        elif command == "scale":
+            print(ray_deploy.scale(layout, replicas, **options))
+        elif command == "rollback":
+            print(ray_deploy.rollback(layout, **options))
+        else:
+            print(ray_deploy.status(layout, address or None))
+    return action
+
+
+RAY_PARAMS = [
+    {"name": "address", "long": "address", "type": str,
+     "default": os.environ.get("RAY_DASHBOARD_ADDRESS", ""),
+     "help": "the cluster's dashboard URL (default RAY_DASHBOARD_ADDRESS, else "
+             "http://127.0.0.1:8265)"},
+    {"name": "timeout", "long": "timeout", "type": float, "default": 0,
+     "help": "seconds to wait for health (default ray.rollout_timeout_seconds)"},
+    {"name": "replicas", "long": "replicas", "type": int, "default": 0,
+     "help": "replicas (deploy: a fixed count; scale: the new count)"}]
+
+
+def ray_deploy(config: BuildConfig) -> dict[str, Any]:
+    """Deploy the Ray target to the cluster at --address and wait until every replica is
+    healthy; a version that is not is rolled back by itself (non-zero exit)."""
+    return {"actions": [ray_action("deploy", config.layout)], "task_dep": ["ray"],
+            "params": RAY_PARAMS, "uptodate": [False], "verbosity": 2}
+
+
+def ray_status(config: BuildConfig) -> dict[str, Any]:
+    """Show the Ray application's status, version, replicas and proxies."""
+    return {"actions": [ray_action("status", config.layout)], "params": RAY_PARAMS,
+            "uptodate": [False], "verbosity": 2}
+
+
+def ray_rollback(config: BuildConfig) -> dict[str, Any]:
+    """Deploy the previous healthy version from the Ray history, and wait for it."""
+    return {"actions": [ray_action("rollback", config.layout)], "params": RAY_PARAMS,
+            "uptodate": [False], "verbosity": 2}
+
+
+def ray_scale(config: BuildConfig) -> dict[str, Any]:
+    """Change the running version's replica count (--replicas), and wait for it."""
+    return {"actions": [ray_action("scale", config.layout)], "params": RAY_PARAMS,
+            "uptodate": [False], "verbosity": 2}
+
+
+def report(config: BuildConfig) -> dict[str, Any]:
+    """Draw the model's report after deployment (drift, realized quality) from the
+    inference log in --log-dir (default INFERENCE_LOG_DIR), with Evidently."""
+    layout = config.layout
+    return {
+        "actions": [report_action(layout)],
+        "task_dep": ["validate"],
+        "params": [
+            {"name": "log_dir", "long": "log-dir", "type": str,
+             "default": os.environ.get("INFERENCE_LOG_DIR", "")},
+            {"name": "database_url", "long": "database-url", "type": str,
+             "default": os.environ.get("FEEDBACK_DATABASE_URL", "")}],
+        "uptodate": [False],  # the log grows between runs: always drawn anew
+        "targets": [str(layout.report)],
+        "verbosity": 2,
+    }
+
+
 # The graph, in the order `doit list` shows it. generate is created once compile has run:
 # its targets (the files it writes) depend on the runtime compile chose.
 TASKS: dict[str, Callable[[BuildConfig], dict[str, Any]]] = {
     "validate": validate, "compile": compile_, "generate": generate, "bento": bento,
     "smoke": smoke, "serve": serve, "base_image": base_image, "wheelhouse": wheelhouse,
-    "containerize": containerize, "push": push, "k8s": k8s,
+    "containerize": containerize, "push": push, "k8s": k8s, "ray": ray,
+    "ray_deploy": ray_deploy, "ray_status": ray_status, "ray_rollback": ray_rollback,
+    "ray_scale": ray_scale, "report": report,
 }
 
 

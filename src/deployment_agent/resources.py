@@ -80,7 +80,11 @@ SERVICE_MODULES = ("answers.py", "app.py", "coalescing.py", "decoding.py", "dige
                    "errors.py", "fast_lane.py", "frames.py", "health.py",
                    "inference_protocol.py", "logs.py", "main.py", "metrics.py",
                    "middleware.py", "model_loader.py", "outputs.py", "patches.py",
-                   "predictor.py", "probe.py", "security.py", "spec.py", "tensors.py")
+                   "predictor.py", "probe.py", "security.py", "spec.py", "tensors.py",
+                   "threads.py", "monitoring/__init__.py", "monitoring/drift.py",
+                   "monitoring/feedback.py", "monitoring/inference_log.py",
+                   "monitoring/parts.py", "monitoring/quality.py", "monitoring/sinks.py",
+                   "monitoring/store.py")
 SPEC_FILE = "api/model_spec.json"
 DRIFT_FILE = "api/drift_reference.json"
 

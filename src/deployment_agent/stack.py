@@ -14,6 +14,7 @@ from importlib import metadata
 from .contract.errors import DeploymentAgentError
 
 DISTRIBUTION = "deployment-agent"
+EXTRA = re.compile(r'extra\s*==\s*"[^"]+"')
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^;\s]+)$")
 
 
@@ -23,7 +24,8 @@ def _normal(name: str) -> str:
 
 @cache
 def declared_pins() -> dict[str, str]:
-    """``name -> version`` of every unconditional ``==`` dependency of this distribution."""
+    """``name -> version`` of every ``==`` dependency of this distribution: unconditional,
+    or of one of its extras (``ray``'s pin is the Ray target's)."""
     try:
         requirements = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
@@ -33,9 +35,10 @@ def declared_pins() -> dict[str, str]:
             "repository)") from None
     pins = {}
     for requirement in requirements:
-        match = PIN.match(requirement.split(";")[0].strip())
-        if match and ";" not in requirement:
-            pins[_normal(match["name"])] = match["version"]
+        pinned, _, marker = requirement.partition(";")
+        match = PIN.match(pinned.strip())
+        if match and (not marker or EXTRA.fullmatch(marker.strip())):
+            pins.setdefault(_normal(match["name"]), match["version"])
     return pins
 
 

@@ -43,6 +43,25 @@ def guarded(step: Callable[..., str], *args: Any) -> Callable[[], TaskFailed | N
     return action
 
 
+def report_action(layout: Layout) -> Callable[[str, str], TaskFailed | None]:
+    """A doit python-action drawing the report from its task's ``--log-dir`` and
+    ``--database-url`` parameters; our errors become a clean task failure."""
+
+    def action(log_dir: str, database_url: str) -> TaskFailed | None:
+        from .contract.errors import DeploymentAgentError
+        from .report.build import write_report
+
+        try:
+            print(write_report(layout, Path(log_dir or "/data/inference-log"),
+                               database_url or None, layout.report))
+        except DeploymentAgentError as exc:
+            FAILED.append(exc)
+            return TaskFailed(str(exc))
+        return None
+
+    return action
+
+
 def validate_step(layout: Layout, settings_file: str | None, overrides: dict[str, Any]) -> str:
     from .contract.settings import load_settings
     from .plan.planner import plan
@@ -83,6 +102,10 @@ STEPS: dict[str, Step] = {
                 lambda r, _: f"kustomize base in {r['folder']}: {len(r['kinds'])} objects "
                              f"validated ({', '.join(r['kinds'])}), image {r['image']}"),
     "smoke": Step("verify.smoke:smoke", lambda message, _: message),
+    "ray": Step("release.ray:write",
+                lambda r, _: f"Ray Serve target in {r['folder']}, validated (Serve's schema, "
+                             f"KubeRay's RayService CRD, ruff); code package "
+                             f"{r['package_uri']}"),
 }
 
 
@@ -124,13 +147,15 @@ def schema_step(path: str) -> str:
 
 
 def _inputs(layout: Layout) -> list[Path] | None:
-    """The files the manifest names (the model, and a recommender's catalogue), or None
-    when the manifest cannot say."""
+    """The files the manifest names (the model, a recommender's catalogue, the reference
+    sample), or None when the manifest cannot say."""
     try:
         manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
         named = [manifest["model_path"]]
         if isinstance(manifest.get("recommendation"), dict):
             named.append(manifest["recommendation"]["catalog_path"])
+        if manifest.get("reference_path"):
+            named.append(manifest["reference_path"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return [Path(p) if Path(p).is_absolute() else layout.manifest.parent / p
@@ -177,9 +202,12 @@ def model_unchanged(layout: Layout) -> Callable[[Any, dict[str, Any]], bool]:
         if signature == values.get("model"):
             return True
         try:
-            model = layout.read_json(layout.context_file)["model"]
+            context = layout.read_json(layout.context_file)
+            model = context["model"]
             recorded = [model["sha256"], *([model["catalogue"]["sha256"]]
-                                           if model.get("catalogue") else [])]
+                                           if model.get("catalogue") else []),
+                        *([context["reference"]["sha256"]] if context.get("reference")
+                          else [])]
         except (ValueError, KeyError, TypeError):
             return False  # validate reports the problem
         return len(recorded) == len(files) and all(

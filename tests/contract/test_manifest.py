@@ -47,6 +47,26 @@ def _tamper_model(m: dict[str, Any], folder: Path) -> None:
         handle.write(b"\0")
 
 
+def _tamper_reference(m: dict[str, Any], folder: Path) -> None:
+    with (folder / m["reference_path"]).open("a") as handle:
+        handle.write("1,2,3\n")
+
+
+def _narrow_reference(m: dict[str, Any], folder: Path) -> None:
+    import hashlib
+
+    import pandas as pd
+
+    path = folder / m["reference_path"]
+    pd.read_csv(path).drop(columns=["credit_score"]).to_csv(path, index=False)
+    m["reference_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _unknown_reference(m: dict[str, Any], _: Path) -> None:
+    m["reference_path"] = m["model_path"]
+    m.pop("reference_sha256")
+
+
 # (case id, how to break the manifest, error class, text the message must contain)
 CASES: list[tuple[str, Mutation, type[Exception], str]] = [
     ("missing model_path", _drop("model_path"), ManifestError, "model_path: required"),
@@ -61,6 +81,11 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
     ("empty model_path", _set("model_path", ""), ManifestError, "model_path"),
     ("model file missing", _delete_model, ManifestError, "not found"),
     ("sha256 mismatch", _tamper_model, ManifestError, "model_sha256: "),
+    ("reference sample altered", _tamper_reference, ManifestError, "reference_sha256: "),
+    ("reference sample without a feature", _narrow_reference, ManifestError,
+     "reference_path: reference.csv lacks the columns ['credit_score']"),
+    ("reference sample of an unknown format", _unknown_reference, ManifestError,
+     "reference_path: model.joblib is neither .csv nor .parquet"),
     ("malformed sha256", _set("model_sha256", "abc"), ManifestError, "model_sha256: String"),
     ("minimum above maximum", _feature("age", {"type": "int", "minimum": 9, "maximum": 1}),
      ManifestError, 'input_schema["age"]: minimum 9.0 is greater'),

@@ -4,31 +4,11 @@ handle errors)."""
 
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
 
 import pytest
 from conftest import Deployment
-from helpers import generate
-
-FIRST_PERSON = re.compile(r"\b(I|I'm|me|my|mine)\b")
-
-
-def undocumented(tree: Path) -> list[str]:
-    """Every module, class and function (nested ones included) without a first-person
-    docstring."""
-    missing = []
-    for path in sorted(tree.rglob("*.py")):
-        module = ast.parse(path.read_text(encoding="utf-8"))
-        nodes = [module, *(n for n in ast.walk(module) if isinstance(
-            n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))]
-        for node in nodes:
-            docstring = ast.get_docstring(node) or ""
-            if not FIRST_PERSON.search(docstring):
-                name = getattr(node, "name", "(module)")
-                missing.append(f"{path.relative_to(tree)}:{name}")
-    return missing
+from helpers import generate, undocumented
 
 
 @pytest.mark.parametrize("runtime", ["bentoml", "uvicorn"])

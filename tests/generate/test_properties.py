@@ -53,6 +53,7 @@ class Tally:
         self.features: list[int] = []
         self.runtimes: collections.Counter[str] = collections.Counter()
         self.families: collections.Counter[str] = collections.Counter()
+        self.trainings: collections.Counter[str] = collections.Counter()
         self.reasons: collections.Counter[str] = collections.Counter()
         self.real_servers = 0
         self.fast_paths = 0
@@ -220,6 +221,7 @@ def tally() -> Any:
            f"min {min(counts.features, default=0)}, median "
            f"{sorted(counts.features)[len(counts.features) // 2] if counts.features else 0}, "
            f"max {max(counts.features, default=0)}; families {dict(counts.families)}; "
+           f"trained as {dict(counts.trainings)}; "
            f"served by {dict(counts.runtimes)}; "
            f"{counts.real_servers} also on a real server; {counts.fast_paths} validated by "
            "msgspec (25 drawn bodies each judged as pydantic does); fallback reasons "
@@ -250,6 +252,7 @@ def test_any_valid_manifest_generates_lints_serves_and_predicts(
         tally.reasons[record["runtimes"]["model_reason"].split(":")[1].strip()[:40]] += 1
     tally.trees.append(folder)
     tally.families[recipe["family"]] += 1
+    tally.trainings[f"{recipe['estimator']}, threads={recipe['threads']}"] += 1
     if tally.manifests % REAL_SERVER_EVERY == 1:
         check_real_server(layout_for(manifest), context)
         tally.real_servers += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import ssl
 import statistics
@@ -666,6 +667,72 @@ def test_prometheus_scrapes_the_container_and_the_drift_alert_fires(images: Imag
     report(f"churn container + Prometheus {prometheus_version()}: no drift alert on 1,500 "
            f"in-distribution records; InputDriftCritical firing {seconds:.1f} s after 1,000 "
            f"credit scores spread to 512/850 (PSI {float(psi):.2f})")
+
+
+def test_outcomes_fed_back_to_the_container_fire_the_quality_alert(images: Images,
+                                                                    tmp_path: Path) -> None:
+    """The churn image with the inference log on and a named volume on /data: 400
+    predictions, then their outcomes with a known share wrong (the prediction's other
+    class for every third). The realized accuracy gauge equals the share computed by hand,
+    a real Prometheus sees ModelQualityAccuracy fire (after 5 s instead of 10 min), and
+    the volume holds one JSON Lines record per prediction after the container stops."""
+    deployment = images["churn"].deployment
+    context = deployment.context
+    quality = context.monitoring.quality.model_copy(update={"alert_for": "5s",
+                                                           "min_labels": 100})
+    quick = context.model_copy(update={"monitoring": context.monitoring.model_copy(
+        update={"quality": quality})})
+    volume = f"deployment-agent-test-log-{os.getpid()}"
+    container, base_url, _ = start(images["churn"].ref, {
+        "WORKERS": "2", "INFERENCE_LOG_ENABLED": "true"}, volumes=[(volume, "/data", "rw")])
+    example = context.example_input
+    try:
+        wait_until(base_url, "/health/ready", 200, timeout=60)
+        predicted = []
+        for j in range(4):
+            answer = httpx.post(base_url + "/predict/batch", json={"records": [
+                {**example, "credit_score": 400.0 + 4 * i + j} for i in range(100)]},
+                headers={"X-Request-ID": f"q{j}"}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            predicted += [(f"q{j}-{i}", p["prediction"])
+                          for i, p in enumerate(answer.json()["predictions"])]
+        truth = [(i, p if n % 3 else 1 - p) for n, (i, p) in enumerate(predicted)]
+        expected = sum(t == p for (_, t), (_, p) in zip(truth, predicted, strict=True)) / \
+            len(truth)
+        time.sleep(1.0)  # both workers' writers have stored their predictions
+        sent = httpx.post(base_url + "/feedback", json={"outcomes": [
+            {"prediction_id": i, "outcome": t} for i, t in truth]}, timeout=30)
+        assert sent.status_code == 200, sent.text
+        metrics = httpx.get(base_url + "/metrics").text
+        accuracy = float(re.search(r'^model_quality\{metric="accuracy"\} (\S+)$', metrics,
+                                   re.M).group(1))
+        assert accuracy == pytest.approx(expected)
+        target = base_url.removeprefix("http://")
+        with prometheus(tmp_path / "prometheus", context.api.slug, target,
+                        rules_document(quick)) as url:
+            seconds = wait_for_alert(url, "ModelQualityAccuracy", timeout=90)
+        # A graceful stop, as `docker compose down` does: every record queued is written
+        # and every file closed before the container exits.
+        subprocess.run(["docker", "stop", "-t", "30", container.get_wrapped_container().id],
+                       check=True, capture_output=True)
+    finally:
+        container.stop()
+    try:
+        counted = subprocess.run(
+            ["docker", "run", "--rm", "-v", f"{volume}:/data", "--entrypoint", "python3",
+             images["churn"].ref, "-c",
+             "import glob, io, json, zstandard; print(sum(json.loads(line)['records'] "
+             "for p in glob.glob('/data/inference-log/inference-*.jsonl.zst') "
+             "for line in io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader("
+             "open(p, 'rb'), read_across_frames=True))))"],
+            capture_output=True, text=True, check=True).stdout
+    finally:
+        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+    assert int(counted) == len(predicted)
+    report(f"churn container with the inference log: {len(predicted)} predictions and "
+           f"their outcomes, realized accuracy {accuracy:.3f} (by hand {expected:.3f}, test "
+           f"{context.model.metrics.get('accuracy')}); ModelQualityAccuracy firing in "
+           f"Prometheus after {seconds:.1f} s; {int(counted)} records in the volume")
 
 
 def prometheus_version() -> str:

@@ -41,3 +41,13 @@ def test_the_model_libraries_keep_their_training_versions() -> None:
     lines = requirements(BENTOML, NATIVE, {"scikit-learn": "1.8.0", "numpy": "2.3.0"})
     assert "scikit-learn==1.8.0" in lines and "numpy==2.3.0" in lines
     assert f"fastapi=={pin('fastapi')}" in lines
+
+
+def test_postgresql_s_driver_ships_only_when_the_build_names_such_a_store() -> None:
+    """The prediction store is SQLite (Python's own) unless the build's
+    monitoring.feedback.database_url is a PostgreSQL URL: then the image needs psycopg."""
+    plain = {line.split("==")[0] for line in requirements(UVICORN, ONNX, {})}
+    assert not plain & {"psycopg", "psycopg-binary", "sqlalchemy"}
+    assert "cloudevents" in plain and "httpx" not in plain
+    shared = {line.split("==")[0] for line in requirements(UVICORN, ONNX, {}, postgres=True)}
+    assert shared - plain == {"psycopg", "psycopg-binary"}

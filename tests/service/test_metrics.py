@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deployment_agent.service import frames
-from deployment_agent.service.metrics import DriftMonitor, Reference, References
+from deployment_agent.service.monitoring.drift import DriftMonitor, Reference, References
 
 EDGES = (-1.5, 0.0, 2.0, 7.25)
 NUMERIC = Reference(0, "x", (0.2,) * 5, edges=EDGES)

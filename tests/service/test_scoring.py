@@ -20,6 +20,7 @@ import xgboost
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -157,14 +158,97 @@ def test_a_model_whose_output_the_service_cannot_read_fails_its_check(tmp_path: 
         predictor.check(ROWS_R[0])
 
 
-def test_every_estimator_scores_on_one_thread_with_the_same_answers(tmp_path: Path) -> None:
-    """A worker is one core's worth of serving: the XGBoost inside a pipeline is set to one
-    thread when loaded (its default, every core per call, served 52 requests/s in a 2-worker
-    image), and its answers are unchanged."""
-    model = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20)).fit(X, Y)
+THREADS = {"xgboost": "n_jobs", "lightgbm": "n_jobs", "catboost": "thread_count"}
+
+
+def booster(library: str, threads: int | None) -> Any:
+    """A classifier of ``library`` trained with ``threads`` threads, or with none given."""
+    given = {} if threads is None else {THREADS[library]: threads}
+    if library == "xgboost":
+        return xgboost.XGBClassifier(n_estimators=10, max_depth=3, **given)
+    if library == "lightgbm":
+        return lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, **given)
+    return catboost.CatBoostClassifier(iterations=10, verbose=0, allow_writing_files=False,
+                                       **given)
+
+
+@pytest.mark.parametrize("threads", [None, -1, 1, 4])
+@pytest.mark.parametrize("library", sorted(THREADS))
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_a_model_loads_on_one_thread_whatever_thread_count_it_was_trained_with(
+        library: str, threads: int | None, in_pipeline: bool, tmp_path: Path) -> None:
+    """A worker is one core's worth of serving: every booster is set to one thread when
+    loaded, in its library's own way, whatever it was trained with. CatBoost refuses
+    set_params once fitted (a model trained with thread_count=1 or 4 could not be
+    deployed): its prediction methods take thread_count=1 instead. The answers are those of
+    the model as trained (its default, every core per call, served 52 requests/s with
+    XGBoost in a 2-worker image)."""
+    final = booster(library, threads)
+    model = make_pipeline(StandardScaler(), final) if in_pipeline else final
+    model.fit(X, Y)
     joblib.dump(model, tmp_path / "model.joblib")
     native = spec("sklearn", classes=(0, 1, 2))
     scorer = scoring_sklearn.load(tmp_path / "model.joblib", native)
-    assert scorer.model.get_params()["xgbclassifier__n_jobs"] == 1
+    loaded = scorer.model[-1] if in_pipeline else scorer.model
+    if library == "catboost":
+        assert loaded.predict_proba.keywords == {"thread_count": 1}
+        # untouched (CatBoost drops -1, its default, from its parameters)
+        assert loaded.get_params().get("thread_count") == (None if threads == -1 else threads)
+    else:
+        assert loaded.get_params()["n_jobs"] == 1
+    answers_match(Predictor(scorer, native).predict(ROWS), model.predict(X).ravel().tolist(),
+                  model.predict_proba(X))
+
+
+def test_the_fitted_copies_inside_meta_estimators_are_set_to_one_thread(
+        tmp_path: Path) -> None:
+    """A VotingClassifier predicts with the fitted copies in ``estimators_``, which
+    ``get_params`` does not reach; LightGBM's ``num_threads`` alias wins over ``n_jobs`` at
+    prediction, so it is set too."""
+    from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+
+    model = VotingClassifier([
+        ("forest", RandomForestClassifier(n_estimators=5, n_jobs=4, random_state=0)),
+        ("lightgbm", lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, num_threads=4)),
+        ("catboost", booster("catboost", 4))], voting="soft", n_jobs=4).fit(X, Y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    native = spec("sklearn", classes=(0, 1, 2))
+    scorer = scoring_sklearn.load(tmp_path / "model.joblib", native)
+    forest, light, cat = scorer.model.estimators_
+    assert scorer.model.n_jobs == forest.n_jobs == 1
+    assert light.get_params()["num_threads"] == light.n_jobs == 1
+    assert cat.predict_proba.keywords == {"thread_count": 1}
     answers_match(Predictor(scorer, native).predict(ROWS), model.predict(X).tolist(),
                   model.predict_proba(X))
+
+
+class RefusesThreads(KNeighborsClassifier):
+    """An estimator that, like CatBoost, refuses a new parameter once fitted."""
+
+    def __init__(self, n_jobs: int | None = None) -> None:
+        super().__init__(n_jobs=n_jobs)
+
+    def set_params(self, **params: Any) -> Any:
+        if hasattr(self, "classes_"):
+            raise RuntimeError("You can't change params of fitted model.")
+        return super().set_params(**params)
+
+
+def test_a_failure_after_the_file_was_read_is_not_blamed_on_the_file(tmp_path: Path) -> None:
+    """The loading code's own failure is a ThreadSetupError, and the service's reason says
+    the model was read: it never asks the user to re-export a sound file."""
+    from deployment_agent.service.model_loader import ModelHandle, ModelLoadError
+
+    joblib.dump(RefusesThreads(n_jobs=2).fit(X, Y), tmp_path / "model.joblib")
+    native = spec("sklearn", classes=(0, 1, 2))
+    with pytest.raises(scoring_sklearn.ThreadSetupError, match="change params"):
+        scoring_sklearn.load(tmp_path / "model.joblib", native)
+    from deployment_agent.service.digest import sha256_of
+
+    handle = ModelHandle(tmp_path / "model.joblib", sha256_of(tmp_path / "model.joblib"),
+                         native, scoring_sklearn, ROWS[0], tmp_path)
+    with pytest.raises(ModelLoadError, match="the model was read, but setting it to one "
+                                             "thread failed: RuntimeError"):
+        handle.load()
+
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from conftest import Deployment, report
 from helpers import dashboard_metrics
 
-from deployment_agent.service.metrics import FLUSH_SECONDS
+from deployment_agent.service.monitoring.drift import FLUSH_SECONDS
 from deployment_agent.verify.server import ServiceProcess
 from examples.churn.train import FEATURES, make_data
 
@@ -57,11 +58,15 @@ def send(base_url: str, records: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture
-def churn_service(deployments: dict[str, Deployment]
+def churn_service(deployments: dict[str, Deployment], tmp_path: Path
                   ) -> Iterator[tuple[ServiceProcess, Deployment]]:
+    """The churn service with two workers and the inference log on (every series the
+    dashboard reads is then served)."""
     deployment = deployments["churn"]
     with ServiceProcess.entrypoint(deployment.layout.deployment.resolve(),
-                                   deployment.bento_store, {"WORKERS": "2"}) as server:
+                                   deployment.bento_store, {
+                                       "WORKERS": "2", "INFERENCE_LOG_ENABLED": "true",
+                                       "INFERENCE_LOG_DIR": str(tmp_path / "log")}) as server:
         server.wait_for("/health/ready", timeout=90)
         yield server, deployment
 
@@ -90,7 +95,7 @@ def test_a_shift_crosses_the_threshold_and_normal_traffic_does_not(
     recovered = drift(base_url)
     assert recovered["detected"] == 0, recovered
     scraped = httpx.get(base_url + "/metrics").text
-    # The dashboard reads only series the service serves.
+    # The dashboard reads only series the service serves (with the inference log on).
     # (a counter with no sample yet, worker_restarts_total, is declared by its HELP line).
     for metric in dashboard_metrics(deployment.layout.deployment):
         base = metric.removesuffix("_bucket")

@@ -27,7 +27,8 @@ from examples.families import CASES, Case, train
 
 pytestmark = pytest.mark.server
 # Native files are also served by their own library (the ONNX conversion is not forced).
-NATIVE = ("xgboost-pickle", "xgboost-json", "lightgbm-text", "catboost-cbm", "ranker")
+NATIVE = ("xgboost-pickle", "xgboost-json", "lightgbm-text", "catboost-cbm", "ranker",
+          "hist-gradient-boosting", "lightgbm-multiclass")
 # The libraries no deployment of these families may carry.
 NOT_NEEDED = {"xgboost-json": {"scikit-learn", "lightgbm", "catboost", "pandas"},
               "lightgbm-text": {"scikit-learn", "xgboost-cpu", "catboost"},
@@ -62,7 +63,7 @@ def test_each_family_serves_in_its_own_environment_as_it_was_trained(
         assert onnx == (name != "neighbours"), record["runtimes"]["model_reason"]
     reason = record["runtimes"]["model_reason"]
     assert "\n" not in reason and len(reason) <= 500
-    records = sample_records(context, 40, seed=len(name))
+    records = sample_records(context, 40, seed=len(name), nulls=True)
     requests = bodies(context, records)
     python = interpreter(layout)
     with ServiceProcess.entrypoint(layout.deployment, layout.bento_store, {"WORKERS": "1"},

@@ -24,7 +24,7 @@ PRECISIONS = ("float64", "float32")
 # Native boosters score in float32: only a float32 graph can agree with them.
 NATIVE_PRECISIONS = ("float32",)
 # Operator sets: ai.onnx.ml 3 has tree ensembles with double thresholds and outputs.
-TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
+TARGET_OPSET = {"": 21, "ai.onnx.ml": boosters.TARGET_ML_OPSET}
 BOOSTER_LIBRARIES = ("xgboost", "lightgbm", "catboost")
 
 
@@ -36,6 +36,7 @@ def _sklearn(model: Any, spec: ModelSpec, precision: str, libraries: set[str]) -
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
+    boosters.register_hist_gradient_boosting()
     for library in sorted(libraries & set(BOOSTER_LIBRARIES)):
         boosters.register(library)
     number = DoubleTensorType if precision == "float64" else FloatTensorType
@@ -64,6 +65,7 @@ def _booster(model: Any, spec: ModelSpec) -> bytes:
     else:
         onnx_model = onnxmltools.convert_lightgbm(model, initial_types=initial, name="model",
                                                   zipmap=False)
+        boosters.round_thresholds_down(onnx_model.graph.node, model)
     return onnx_model.SerializeToString()
 
 

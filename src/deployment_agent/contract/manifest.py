@@ -263,6 +263,12 @@ class ExperimentManifest(BaseModel):
     example_input: dict[str, Any] | None = Field(
         None, description="A valid request body, shown in the docs and used for self-checks."
     )
+    reference_path: str | None = Field(
+        None, description="A sample of training or test rows with their target (CSV with a "
+                          "header, or Parquet): the report's reference for drift and "
+                          "quality.")
+    reference_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="sha256 of the reference sample, checked like model_sha256.")
     created_at: str | None = None
 
     _source: Path = PrivateAttr(default=Path("."))
@@ -333,6 +339,11 @@ class ExperimentManifest(BaseModel):
         return self.resolve(self.model_path)
 
     @property
+    def reference_file(self) -> Path | None:
+        """Absolute path of the reference sample, else None."""
+        return self.resolve(self.reference_path) if self.reference_path else None
+
+    @property
     def catalog_file(self) -> Path | None:
         """Absolute path of a recommender's item catalogue, else None."""
         return self.resolve(self.recommendation.catalog_path) if self.recommendation else None
@@ -365,6 +376,9 @@ FIXES: dict[str, str] = {
     "minimum": "bounds are numbers, minimum <= maximum, on int/float features only",
     "maximum": "bounds are numbers, minimum <= maximum, on int/float features only",
     "metrics": "use a flat object of metric name -> number",
+    "reference_path": "set it to a CSV or Parquet sample of rows with their target, relative "
+                      "to the manifest or absolute",
+    "reference_sha256": "use the 64 lowercase hex digits printed by `sha256sum REFERENCE_FILE`",
     "framework_versions": 'use {"scikit-learn": "1.9.1", ...} with string versions',
     "example_input": "give one value for every input_schema feature, and nothing else",
     "feature_stats": 'per feature: mean, std, min, max, null_rate, bins {"edges", '
@@ -475,7 +489,32 @@ def check_model_file(manifest: ExperimentManifest) -> str:
     if manifest.recommendation is not None and manifest.catalog_file is not None:
         _checked_file(manifest, "recommendation.catalog_path", manifest.catalog_file,
                       manifest.recommendation.catalog_sha256, "catalogue file")
+    if manifest.reference_file is not None:
+        _checked_file(manifest, "reference_path", manifest.reference_file,
+                      manifest.reference_sha256, "reference sample")
+        _check_reference_columns(manifest, manifest.reference_file)
     return actual
+
+
+def _check_reference_columns(manifest: ExperimentManifest, path: Path) -> None:
+    """A CSV reference sample's header names every feature (and the target, when the
+    manifest names one); a Parquet file's columns are checked by the report."""
+    if path.suffix.lower() != ".csv":
+        if path.suffix.lower() != ".parquet":
+            raise ManifestError(str(manifest.source), [
+                f"reference_path: {path.name} is neither .csv nor .parquet. Fix: "
+                f"{FIXES['reference_path']}"])
+        return
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream), [])
+    wanted = [*manifest.input_schema, *([manifest.target] if manifest.target else [])]
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise ManifestError(str(manifest.source), [
+            f"reference_path: {path.name} lacks the columns {missing[:10]}. Fix: write the "
+            "sample with a header naming every input_schema feature and the target"])
 
 
 def manifest_json_schema() -> dict[str, Any]:

@@ -80,9 +80,10 @@ def check_runbook(text: str, context: Context) -> None:
         raise GenerationError("runbook.md is incomplete: " + "; ".join(problems[:10]))
 
 
-def check_python(tree: Path, rendered: list[str]) -> None:
+def check_python(tree: Path, rendered: list[str], config: Path | str = RUFF_CONFIG) -> None:
     """Compile every module, sort the imports of the ``rendered`` ones and format them
-    with ruff (in place), then lint the whole tree with its own ``ruff.toml``. The copied
+    with ruff (in place), then lint the whole tree with its own ``ruff.toml`` (or
+    ``config``: the deployment's, for a tree beside it). The copied
     service modules are only linted: they stay byte for byte what the deployment agent
     tests."""
     for path in sorted(tree.rglob("*.py")):
@@ -91,7 +92,7 @@ def check_python(tree: Path, rendered: list[str]) -> None:
         except SyntaxError as exc:
             raise GenerationError(f"generated {path.relative_to(tree)} does not compile: "
                                   f"{exc}") from None
-    options = ["--no-cache", "--config", RUFF_CONFIG]
+    options = ["--no-cache", "--config", str(config)]
     layout = [["check", *options, "--select=I", "--fix", *rendered],
               ["format", *options, *rendered]] if rendered else []
     for command in [*layout, ["check", *options, "."]]:

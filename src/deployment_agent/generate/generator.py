@@ -24,12 +24,13 @@ from ..plan.layout import Layout
 from ..plan.planner import read_context
 from ..plan.runtime import MODELS, SERVING, requirements, wheelhouse_image
 from ..resources import DRIFT_FILE, SPEC_FILE, copied_paths, outputs, package_path, scoring_module
+from ..service.monitoring.store import POSTGRES
 from ..service.spec import ModelSpec
 from ..stack import require_module
 from .checks import RUFF_CONFIG, check_python, check_runbook
 from .escape import md_fence
 from .files import staging_dir, swap_in
-from .monitoring import dashboard, rules_document, rules_tests
+from .monitoring import dashboard, quality_thresholds, rules_document, rules_tests
 from .render import environment, render, runbook_sections
 
 DEPLOYMENT_MANIFEST = "deployment_manifest.json"
@@ -107,13 +108,18 @@ def namespace(context: Context, report: dict[str, Any], served: Served) -> dict[
     """What the templates see: the plan's attributes, the runtimes and derived values."""
     serving = SERVING[context.runtimes.serving]
     model_runtime = MODELS[report["runtime"]]
-    pins = requirements(serving, model_runtime, context.model.requirements)
+    database = next((s.value for s in context.service_settings
+                     if s.env == "FEEDBACK_DATABASE_URL"), None)
+    pins = requirements(serving, model_runtime, context.model.requirements,
+                        postgres=bool(database) and str(database).startswith(POSTGRES))
     user_text = json.dumps(context.model_dump(mode="json"), ensure_ascii=False)
     return {
         **{name: getattr(context, name) for name in Context.model_fields},
         "prediction_type": context.prediction_type,
         "feature_names": context.feature_names,
         "request_example": context.request_example,
+        "feedback_example": context.feedback_example,
+        "quality_thresholds": quality_thresholds(context),
         "protocol_example": context.protocol_example,
         "int_fields": [f.ident for f in context.features if f.type == "int" and not f.enum],
         "uses_literal": any(f.enum for f in context.features),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..plan.context import Context
+from ..service.monitoring.quality import METRICS as QUALITY_METRICS
 
 DRIFT_WARNING = 0.1
 DRIFT_CRITICAL = 0.25
@@ -80,6 +81,14 @@ def alerts(context: Context) -> list[Alert]:
               "Check the clients and the route to the service.",
               {f'predictions_total{{{job},endpoint="/predict"}}': "5x60"}, "40m", {}),
         *_task_alerts(context),
+        *_quality_alerts(context),
+        Alert("InferenceLogDropping", f"sum(increase(inference_log_dropped_total{{{job}}}"
+              "[10m])) > 0", None, "warning",
+              f"{slug}: the inference log dropped records",
+              "A sink is failing or slow, or the queue is full; inference_log_dropped_total "
+              "names the sink and the reason (runbook 5.10).",
+              {f'inference_log_dropped_total{{{job},sink="jsonl",reason="failed"}}':
+               "0 0 5 5 5 5"}, "4m", {}),
         Alert("WorkerRestarted", f"increase(worker_restarts_total{{{job}}}[10m]) > 0", None,
               "warning", f"{slug}: a worker process died and was replaced",
               "The log names its signal or exit code; repeated OOM kills need a larger "
@@ -87,6 +96,68 @@ def alerts(context: Context) -> list[Alert]:
               {f'worker_restarts_total{{{job},reason="SIGKILL"}}': "0 0 1 1 1 1"}, "4m",
               {"job": slug, "reason": "SIGKILL"}),
     ]
+
+
+# The manifest's names for the quality metrics the service measures (quality.py).
+METRIC_ALIASES = {"accuracy_score": "accuracy", "f1_score": "f1", "auc": "roc_auc",
+                  "roc_auc_score": "roc_auc", "logloss": "log_loss",
+                  "mean_absolute_error": "mae", "root_mean_squared_error": "rmse",
+                  "precision_score": "precision", "recall_score": "recall",
+                  "hit_rate_at_k": "hit_rate", "ndcg_at_k": "ndcg"}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A realized quality metric's alert threshold, from the manifest's test metric."""
+
+    metric: str
+    baseline: float
+    limit: float
+    higher_is_better: bool
+
+    @property
+    def alert(self) -> str:
+        return "ModelQuality" + "".join(part.title() for part in self.metric.split("_"))
+
+
+def quality_thresholds(context: Context) -> list[Threshold]:
+    """For each manifest metric the service also measures live: the value at which its
+    alert fires (a score ``margin`` below its test value; an error ``margin`` times above)."""
+    measured = QUALITY_METRICS.get(context.model.task, {})
+    margin = context.monitoring.quality.margin
+    found = []
+    for name, value in sorted(context.model.metrics.items()):
+        metric = METRIC_ALIASES.get(name.lower(), name.lower())
+        if metric not in measured or any(t.metric == metric for t in found):
+            continue
+        better = measured[metric]
+        limit = value - margin if better else value * (1 + margin)
+        found.append(Threshold(metric, value, round(limit, 6), better))
+    return found
+
+
+def _quality_alerts(context: Context) -> list[Alert]:
+    """A realized metric worse than the manifest's by the margin, on enough labels."""
+    job = f'job="{context.api.slug}"'
+    slug = context.api.slug
+    quality = context.monitoring.quality
+    enough = f"on() max(model_quality_labels{{{job}}}) >= {quality.min_labels}"
+    found = []
+    for t in quality_thresholds(context):
+        selector = f'model_quality{{{job},metric="{t.metric}"}}'
+        worse = f"min({selector}) < {t.limit}" if t.higher_is_better else \
+            f"max({selector}) > {t.limit}"
+        bad = round(t.limit - 0.1 if t.higher_is_better else t.limit * 2 + 1, 6)
+        found.append(Alert(
+            t.alert, f"{worse} and {enough}", quality.alert_for, "critical",
+            f"{slug}: realized {t.metric} {'below' if t.higher_is_better else 'above'} "
+            f"{t.limit:g} (test: {t.baseline:g})",
+            "The model's answers are worse than in its tests, on outcomes fed back: check "
+            "drift_psi, the labels' source, and retrain (runbook 5.9).",
+            {selector.replace("}", ',instance="a"}'): f"{bad}x40",
+             f'model_quality_labels{{{job},instance="a"}}': f"{quality.min_labels}x40"},
+            "30m", {}))
+    return found
 
 
 def _task_alerts(context: Context) -> list[Alert]:
@@ -186,6 +257,18 @@ def dashboard(context: Context) -> dict[str, Any]:
           (f"drift_prediction_psi{{{job}}}", "predictions")], "short"),
         ("Null rate per feature",
          [(f"drift_null_rate{{{job}}}", "{{feature}}")], "percentunit"),
+        ("Realized quality on outcomes fed back",
+         [(f"max by (metric) (model_quality{{{job}}})", "{{metric}}"),
+          *[(f"vector({t.baseline})", f"{t.metric} (test)")
+            for t in quality_thresholds(context)]], "short"),
+        ("Outcomes in the quality window, and the share of predictions labelled",
+         [(f"max(model_quality_labels{{{job}}})", "outcomes"),
+          (f"max(model_quality_labelled_ratio{{{job}}})", "labelled share")], "short"),
+        ("Inference log: records written and dropped per second",
+         [(f"sum by (sink) (rate(inference_log_records_total{{{job}}}[5m]))",
+           "written {{sink}}"),
+          (f"sum by (sink, reason) (rate(inference_log_dropped_total{{{job}}}[5m]))",
+           "dropped {{sink}} ({{reason}})")], "short"),
     ]
     return {
         "title": f"{context.api.title} ({context.api.slug})",

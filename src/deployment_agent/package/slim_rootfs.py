@@ -12,7 +12,9 @@ I run in the Dockerfile's builder stage (``python3 docker/slim_rootfs.py /opt/ve
   patchelf can break when stripped: those keep their symbols);
 - every shared library those need, found with ``ldd`` (so nothing is guessed), and the
   loader's cache so that the multiarch library folders are searched;
-- a passwd and group file naming the non-root user 10001, an empty ``/tmp``, the CA bundle.
+- a passwd and group file naming the non-root user 10001, an empty ``/tmp``, the CA bundle,
+  and ``/data/inference-log`` owned by that user: the inference log's volume mounts on
+  ``/data``, and a new named volume takes the folder's owner from the image.
 
 No shell, no package manager, no coreutils: the image runs ``python3 -m api.serve``
 and its HEALTHCHECK is ``python3 -m api.probe``. I fail loudly (an exception stops the
@@ -43,6 +45,9 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ssl/certs/ca-certificates.crt")
 ACCOUNTS = {"etc/passwd": "root:x:0:0:root:/root:/nonexistent\n"
                           "app:x:10001:10001:app:/tmp:/nonexistent\n",
             "etc/group": "root:x:0:\napp:x:10001:\n"}
+USER_ID = 10001
+# The inference log's default folder (INFERENCE_LOG_DIR), on the /data volume.
+DATA_FOLDER = "data/inference-log"
 LIBRARY = re.compile(r"(/\S+\.so[.\d]*)")
 
 
@@ -157,6 +162,9 @@ def main(venv: Path, rootfs: Path) -> None:
         (rootfs / rel).write_text(text)
     (rootfs / "tmp").mkdir(mode=0o1777, exist_ok=True)
     (rootfs / "tmp").chmod(0o1777)
+    for folder in (rootfs / "data", rootfs / DATA_FOLDER):
+        folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chown(folder, USER_ID, USER_ID)
 
 
 if __name__ == "__main__":

@@ -45,12 +45,16 @@ class Endpoint(Frozen):
 
 # The service's routes: documented in main.py, the runbook and deployment_manifest.json,
 # and checked by the smoke test.
+# The id the runbook's feedback example gives its prediction (X-Request-ID).
+FEEDBACK_EXAMPLE_ID = "order-1234"
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(method="GET", path="/health", purpose="liveness: 200 while the process runs"),
     Endpoint(method="GET", path="/health/ready",
              purpose="readiness: 503 until the model is loaded and self-checked, then 200"),
     Endpoint(method="POST", path="/predict", purpose="one record"),
     Endpoint(method="POST", path="/predict/batch", purpose="several records, one model call"),
+    Endpoint(method="POST", path="/feedback",
+             purpose="true outcomes of predictions made (with the inference log on)"),
     Endpoint(method="GET", path="/metrics", purpose="Prometheus metrics"),
     Endpoint(method="GET", path="/docs", purpose="Swagger UI (served locally, no CDN)"),
     Endpoint(method="GET", path="/openapi.json", purpose="OpenAPI 3 document"),
@@ -165,6 +169,13 @@ class ServiceSetting(Frozen):
     pattern: str | None
 
 
+class Quality(Frozen):
+    window: int
+    min_labels: int
+    margin: float
+    alert_for: str
+
+
 class Monitoring(Frozen):
     enabled: bool
     enable_drift_detection: bool
@@ -174,6 +185,7 @@ class Monitoring(Frozen):
     latency_p99_ms: float
     drift_alert_for: str
     error_rate: float
+    quality: Quality
 
 
 class Security(Frozen):
@@ -198,6 +210,18 @@ class Kubernetes(Frozen):
     target_cpu_percent: int
     cpu: str
     memory: str
+
+
+class Ray(Frozen):
+    replicas: int
+    max_replicas: int
+    max_ongoing_requests: int
+    cpus_per_replica: float
+    proxy: Literal["haproxy", "ray"]
+    http_port: int
+    package_url: str | None
+    rollout_timeout_seconds: int
+    image: str
 
 
 class SourceFile(Frozen):
@@ -236,6 +260,7 @@ class Context(Frozen):
     security: Security
     contacts: Contacts
     kubernetes: Kubernetes
+    ray: Ray
     model: ModelPlan
     features: list[Feature]
     prediction_drift: DriftReference | None
@@ -245,6 +270,8 @@ class Context(Frozen):
     source_manifest: SourceFile
     model_source: str
     previous: PreviousDeployment | None
+    # The report's reference sample (rows with their target), when the manifest has one.
+    reference: SourceFile | None = None
 
     @property
     def prediction_type(self) -> str:
@@ -264,6 +291,16 @@ class Context(Frozen):
         if self.model.task == "recommendation":
             return {"query": self.example_input}
         return self.example_input
+
+    @property
+    def feedback_example(self) -> dict[str, Any]:
+        """A valid /feedback body for the prediction made under ``X-Request-ID:
+        order-1234``: a class, a number, an anomaly flag or a catalogue item."""
+        task = self.model.task
+        outcome: Any = self.model.classes[0] if self.model.classes else \
+            False if task == "anomaly_detection" else \
+            self.model.catalogue.first_id if self.model.catalogue is not None else 1.0
+        return {"outcomes": [{"prediction_id": FEEDBACK_EXAMPLE_ID, "outcome": outcome}]}
 
     @property
     def protocol_example(self) -> dict[str, Any]:
@@ -393,6 +430,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
         security=_section(Security, settings, "security"),
         contacts=_section(Contacts, settings, "contacts"),
         kubernetes=_section(Kubernetes, settings, "kubernetes"),
+        ray=_section(Ray, settings, "ray"),
         model=ModelPlan(
             name=model_name,
             version=manifest.model_version or manifest.experiment_id or model_sha[:12],
@@ -417,4 +455,7 @@ def build_context(manifest: ExperimentManifest, settings: Any, model: ModelInfo,
                                    sha256=sha256_file(manifest.source)),
         model_source=relative(manifest.model_file),
         previous=previous_deployment(history, image_ref),
+        reference=SourceFile(path=relative(manifest.reference_file),
+                             sha256=sha256_file(manifest.reference_file))
+        if manifest.reference_file is not None else None,
     )

@@ -1,7 +1,7 @@
 """Plan the drift monitor: each feature's (and the prediction's) reference distribution.
 
 The service counts live values into the same bins and computes a PSI per feature over a
-sliding window (see the generated ``api/metrics.py``). The reference comes from the
+sliding window (see the generated ``api/monitoring/drift.py``). The reference comes from the
 manifest (``feature_stats[...].bins`` or ``.frequencies``, ``prediction_stats``), as the
 examples' training scripts write it. A manifest without them still gets a reference
 where one can be derived, and says so (``derived=True``, shown in the runbook):

@@ -315,6 +315,11 @@ def inspect_model(manifest: ExperimentManifest, trusted_types: list[str],
             model = module.load(manifest.model_file, base).model
         except module.IncompatibleModel as exc:
             raise _fail(manifest, f"{manifest.model_file}: {exc.problem}", exc.fix) from None
+        except module.ThreadSetupError as exc:  # the file was read: the fault is ours
+            raise _fail(manifest, f"the {family} model was read, but setting it to one "
+                        f"thread per worker failed ({exc})", "this is a deployment-agent "
+                        "bug, not a problem of the model: report it with this message"
+                        ) from None
         except Exception as exc:  # corrupt/truncated files raise many different types
             raise _fail(manifest, f"cannot load the {family} model ({type(exc).__name__}: "
                         f"{exc})", "re-export the model, and check model_type matches the "

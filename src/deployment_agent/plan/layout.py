@@ -37,6 +37,7 @@ STATE_FILES = {
     "image_record": "image.json",  # containerize
     "push_record": "push.json",  # push
     "smoke_report": "smoke.json",  # smoke
+    "report": "report.html",  # report: the model after deployment (Evidently)
     "previous_deployment": "previous-deployment",  # generate: the last one that passed smoke
     "doit_db": "doit.db",  # doit's own database
 }
@@ -75,6 +76,23 @@ class Layout:
         """The Kubernetes kustomize base (written by ``k8s``), beside the deployment
         (``deployment`` -> ``k8s``, ``deployment-recommender`` -> ``k8s-recommender``)."""
         return self.deployment.parent / self.deployment.name.replace("deployment", "k8s", 1)
+
+    @property
+    def ray(self) -> Path:
+        """The Ray Serve target (written by ``ray``), beside the deployment
+        (``deployment`` -> ``ray``, ``deployment-recommender`` -> ``ray-recommender``)."""
+        return self.deployment.parent / self.deployment.name.replace("deployment", "ray", 1)
+
+    @property
+    def ray_packages(self) -> Path:
+        """Every code package the Ray target was made with, one zip per version: kept
+        across builds, since a rollback deploys an older one."""
+        return self.state / "ray-packages"
+
+    @property
+    def ray_history(self) -> Path:
+        """Every version deployed to a Ray cluster from this folder, and how it went."""
+        return self.deployment.parent / f"{self.deployment.name}_ray_history.json"
 
     @property
     def history_file(self) -> Path:

@@ -26,9 +26,13 @@ from ..stack import pin
 
 # What every generated service imports, whatever its runtimes. uvicorn's fast HTTP parser
 # and event loop: with plain h11, small responses meet delayed ACKs (/health ~40 ms).
+# The inference log builds CloudEvents with their SDK (and posts them with Python's own
+# http.client) and compresses its files with zstandard; its prediction store is SQLite
+# (Python's own) unless the build names a PostgreSQL database (POSTGRES_DRIVER, then).
 SERVING_STACK = ("fastapi", "uvicorn", "httptools", "uvloop", "pydantic", "pydantic-settings",
                  "prometheus-client", "python-json-logger", "limits", "msgspec",
-                 "annotated-types", "numpy")
+                 "annotated-types", "numpy", "cloudevents", "zstandard")
+POSTGRES_DRIVER = ("psycopg", "psycopg-binary")
 
 
 @dataclass(frozen=True)
@@ -92,15 +96,18 @@ def family_modules(family: str) -> tuple[str, ...]:
 
 
 def requirements(serving: ServingRuntime, model: ModelRuntime,
-                 model_pins: dict[str, str]) -> list[str]:
+                 model_pins: dict[str, str], postgres: bool = False) -> list[str]:
     """Pinned requirement lines of a service.
 
     The model's own libraries (``model_pins``: what its file references, with their
     dependencies, at the versions it was trained and verified with) win over the versions
     this generator declares for the rest (:mod:`deployment_agent.stack`); an ONNX runtime
-    needs none of them.
+    needs none of them. ``postgres``: the prediction store is a PostgreSQL database, whose
+    driver the service then needs.
     """
-    pins = {name: pin(name) for name in (*SERVING_STACK, *serving.packages, *model.packages)}
+    drivers = POSTGRES_DRIVER if postgres else ()
+    pins = {name: pin(name) for name in (*SERVING_STACK, *serving.packages, *model.packages,
+                                         *drivers)}
     if not model.onnx:
         pins.update(model_pins)
     return [f"{name}=={pins[name]}" for name in sorted(pins)]

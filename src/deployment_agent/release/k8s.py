@@ -87,13 +87,21 @@ def image_reference(layout: Layout, context: Any) -> str:
     return str(context.image.ref)
 
 
+def inference_log_mb(context: Any) -> int:
+    """The inference log volume's size limit: its files' bound, plus room for the SQLite
+    store and the file being written."""
+    bound = next(s.value for s in context.service_settings if s.env == "INFERENCE_LOG_MAX_MB")
+    return int(bound) + 256
+
+
 def write(layout: Layout) -> dict[str, Any]:
     """Render, validate and swap in the kustomize base; return what it holds."""
     context = read_context(layout)
     env = environment(records.read(layout, records.Generated).serving)
     values = {**{name: getattr(context, name) for name in type(context).model_fields},
               "image_reference": image_reference(layout, context),
-              "alert_rules": rules_document(context)}
+              "alert_rules": rules_document(context),
+              "inference_log_mb": inference_log_mb(context)}
     staging = staging_dir(layout.k8s)
     try:
         for template in sorted((templates_dir() / "k8s").glob(f"*{SUFFIX}")):

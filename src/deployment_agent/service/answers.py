@@ -21,11 +21,12 @@ from typing import Any, overload
 
 import msgspec
 
+ENCODE = msgspec.json.Encoder().encode
 
 class Answers(Sequence[dict[str, Any]]):
     """I am a sequence of answers (dicts when read), encodable as they are."""
 
-    __slots__ = ("items", "watched", "events", "columns")
+    __slots__ = ("items", "watched", "events", "columns", "encoded")
 
     def __init__(self, items: list[Any], watched: list[Any], events: int = 0,
                  columns: dict[str, Any] | None = None) -> None:
@@ -36,6 +37,14 @@ class Answers(Sequence[dict[str, Any]]):
         self.watched = watched
         self.events = events
         self.columns = columns or {}
+        self.encoded: bytes | None = None
+
+    def json(self) -> bytes:
+        """I return my answers as one JSON array, encoded once: the batch route answers
+        with these bytes and the inference log writes them, so neither encodes again."""
+        if self.encoded is None:
+            self.encoded = ENCODE(self.items)
+        return self.encoded
 
     def __len__(self) -> int:
         """I count the answers."""

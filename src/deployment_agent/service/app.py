@@ -2,6 +2,7 @@
 
 My endpoints (see also ``/docs``): ``GET /health`` and ``/health/ready`` (liveness and
 readiness), ``POST /predict`` (one record) and ``/predict/batch`` (up to MAX_BATCH_SIZE),
+``POST /feedback`` (the true outcomes of predictions made, with the inference log on),
 ``GET /metrics`` (Prometheus) and ``/docs`` (Swagger UI, offline).
 
 :func:`create_app` builds the app from its parts: the settings, the model's spec, the
@@ -28,6 +29,7 @@ import functools
 import html
 import logging
 import threading
+import typing
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,15 +67,21 @@ from .metrics import (
     MODEL_READY,
     PREDICTION_ERRORS,
     PREDICTIONS,
-    DriftMonitor,
-    DriftWindow,
-    References,
-    load_references,
     render_metrics,
     task_counter,
 )
 from .middleware import RequestContextMiddleware
 from .model_loader import ModelHandle, ModelNotReadyError, UnknownItems
+from .monitoring import parts as monitoring_parts
+from .monitoring.drift import (
+    DriftMonitor,
+    DriftWindow,
+    References,
+    drift_families,
+    load_references,
+)
+from .monitoring.feedback import FeedbackRequest, FeedbackResponse, outcome_schema
+from .monitoring.inference_log import InferenceLog
 from .security import (
     SecurityMiddleware,
     document_api_key,
@@ -251,10 +259,12 @@ class Scoring:
     """
 
     def __init__(self, handle: ModelHandle, spec: ModelSpec, drift: DriftMonitor | None,
-                 feature_rows: Any) -> None:
-        """I keep the model handle, the spec (its task), the drift monitor (None: off) and
-        the schemas' function that turns request rows into feature rows."""
+                 feature_rows: Any, log: InferenceLog | None = None) -> None:
+        """I keep the model handle, the spec (its task), the drift monitor (None: off),
+        the schemas' function that turns request rows into feature rows, and the
+        inference log (None: off)."""
         self.handle = handle
+        self.log = log
         self.task = spec.task
         self.drift = drift
         self.feature_rows = feature_rows
@@ -279,6 +289,15 @@ class Scoring:
                                                           "rows": len(rows)})
             raise ModelFailure from exc
         self.account(rows, results, endpoint)
+        return results
+
+    def logged(self, rows: Sequence[Any], endpoint: str) -> Answers:
+        """I score one request's rows, as :meth:`score`, and hand them and their answers
+        to the inference log (a batch's, or the Open Inference Protocol's)."""
+        results = self.score(rows, endpoint)
+        if self.log is not None:  # encoded here, once: the writer thread never races me
+            self.log.submit(endpoint, current_request_id(), rows,
+                            msgspec.Raw(results.json()))
         return results
 
     def account(self, rows: Sequence[Any], results: Answers, endpoint: str) -> None:
@@ -359,7 +378,9 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     drift = DriftMonitor(watched) if settings.enable_drift_detection else None
     drift_window = DriftWindow(settings.drift_window_records, settings.drift_window_seconds) \
         if settings.enable_drift_detection else None
-    scorer = Scoring(handle, spec, drift, schemas.feature_rows)
+    log, feedback, feedback_unavailable = monitoring_parts.build(
+        settings, spec, schemas, settings.model_sha256, handle)
+    scorer = Scoring(handle, spec, drift, schemas.feature_rows, log)
     singles = scorer.coalescer("/predict")
     # msgspec validates first; pydantic, the one source of the contract, decides refusals.
     fast = fast_records(schemas.PredictionRequest, schemas.BatchRequest)
@@ -393,10 +414,15 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
 
         MODEL_READY.set(0)
         threading.Thread(target=load, name="model-loader", daemon=True).start()
+        if log is not None:
+            log.start()
         await asyncio.to_thread(handle.first_attempt_done.wait,
                                 settings.model_load_wait_seconds)
         yield
         stop.set()
+        if log is not None:
+            # Every record answered, written; a remote sink gets half the grace period.
+            await asyncio.to_thread(log.close, settings.graceful_shutdown_seconds / 2)
         ACCESS_LOG.flush()  # the last requests' lines, before the worker exits
 
     app = ServiceAPI(
@@ -426,11 +452,13 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
             document = FastAPI.openapi(app)
             _, definitions = models_json_schema(
                 [(schemas.PredictionRequest, "validation"),
-                 (schemas.BatchRequest, "validation")],
+                 (schemas.BatchRequest, "validation"), (FeedbackRequest, "validation")],
                 ref_template="#/components/schemas/{model}",
             )
             components = document.setdefault("components", {}).setdefault("schemas", {})
             components.update(definitions["$defs"])
+            components["Outcome"]["properties"]["outcome"].update(
+                outcome_schema(spec, typing.get_args(getattr(schemas, "ItemId", None))))
             components.update(schema_components())
             app.openapi_schema = document_api_key(document) if api_keys else document
         return app.openapi_schema
@@ -447,9 +475,13 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         row = fast.row(body) if fast is not None else None
         if row is None:  # pydantic decides: it refuses with the 422, or accepts (35.0)
             row = schemas.ROW(parse(schemas.PredictionRequest, body))
-        result = msgspec.to_builtins(await singles.submit(row))
+        item = await singles.submit(row)
+        request_id = current_request_id()
+        if log is not None:
+            log.submit("/predict", request_id, [row], [item], single=True)
         return json_response(ENCODE(
-            {**result, "model_version": spec.version, "request_id": current_request_id()}))
+            {**msgspec.to_builtins(item), "model_version": spec.version,
+             "request_id": request_id}))
 
     def batch_rows(body: bytes) -> Sequence[Any]:
         """I validate a batch body into rows: msgspec first, pydantic deciding refusals
@@ -465,13 +497,11 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         """I score up to MAX_BATCH_SIZE records in one model call, in request order."""
         body = await request.body()
         require_json(request)
-        results = scorer.score(batch_rows(body), "/predict/batch")
-        return json_response(ENCODE({
-            "predictions": results.items,
-            "count": len(results),
-            "model_version": spec.version,
-            "request_id": current_request_id(),
-        }))
+        results = scorer.logged(batch_rows(body), "/predict/batch")
+        # The answers' JSON is the one the inference log was handed: I splice it in.
+        rest = ENCODE({"count": len(results), "model_version": spec.version,
+                       "request_id": current_request_id()})
+        return json_response(b'{"predictions":' + results.json() + b"," + rest[1:])
 
     @app.get("/metrics", tags=["monitoring"], response_class=Response)
     async def metrics() -> Response:
@@ -481,8 +511,49 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
             return error(404, "metrics are disabled (MONITORING_ENABLED=false)")
         if drift is not None:
             drift.flush()  # this worker's pending single-record counts, published first
-        body, content_type = render_metrics(settings.drift_threshold, drift_window, watched)
+        quality = await asyncio.to_thread(feedback.families) if feedback is not None else []
+
+        def derived(families: list[Any]) -> list[Any]:
+            """I add the drift window's gauges (when drift detection is on) and the
+            model's quality to the collected families."""
+            drifted = drift_families(families, settings.drift_threshold, drift_window,
+                                     watched) if drift_window is not None else []
+            return [*drifted, *quality]
+
+        body, content_type = render_metrics(derived)
         return Response(body, media_type=content_type)
+
+    @app.post("/feedback", response_model=FeedbackResponse, tags=["monitoring"],
+              responses={**failures,
+                         404: {"model": schemas.ErrorResponse,
+                               "description": "The inference log is off"},
+                         503: {"model": schemas.ErrorResponse,
+                               "description": "The prediction store cannot be opened"}},
+              openapi_extra=request_body(FeedbackRequest))
+    async def take_feedback(request: Request) -> Response:
+        """I take the true outcomes of predictions already made (by their
+        ``prediction_id``: a /predict answer's ``request_id``, or ``<request id>-<index>``
+        for a record of a batch). I check them all before I apply any: a 422 names each
+        unknown id, repeated id, label outside the classes or value of the wrong type."""
+        body = await request.body()
+        require_json(request)
+        parsed = parse(FeedbackRequest, body)
+        if log is None:  # switched off, as /metrics is: not a server error
+            return error(404, f"feedback is off: {feedback_unavailable}")
+        if feedback is None:
+            return error(503, f"feedback is unavailable: {feedback_unavailable}")
+        outcomes = parsed.outcomes
+        if len(outcomes) > settings.max_batch_size:
+            raise RequestValidationError([{
+                "type": "too_long", "loc": ("body", "outcomes"), "input": None,
+                "msg": f"at most MAX_BATCH_SIZE ({settings.max_batch_size}) outcomes"}])
+        await asyncio.to_thread(log.flush)  # this worker's latest predictions, joinable
+        wrong, where = await asyncio.to_thread(feedback.check, outcomes)
+        if wrong:
+            raise RequestValidationError([{**e, "input": None} for e in wrong])
+        await asyncio.to_thread(feedback.apply, outcomes, where)
+        return json_response(ENCODE({"accepted": len(outcomes),
+                                     "request_id": current_request_id()}))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -503,7 +574,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
     record = getattr(schemas, "QueryFeatures", schemas.PredictionRequest)
     protocol = InferenceProtocol(spec, handle, record.model_json_schema(by_alias=True),
                                  batch_rows, fast.column_rows if fast is not None else None,
-                                 scorer.score, ModelFailure,
+                                 scorer.logged, ModelFailure,
                                  settings.max_batch_size, (settings.api_title,
                                                            settings.api_version))
     app.include_router(documented_routes(spec))

@@ -40,7 +40,7 @@ def scored(rows: list[tuple[object, ...]], endpoint: str) -> Sequence[dict[str, 
     """I score rows like the FastAPI routes do, and map failures to BentoML's errors: 503
     while the model is not ready, 500 (without internals) when it fails."""
     try:
-        return scoring.score(rows, endpoint)
+        return scoring.logged(rows, endpoint)
     except ModelNotReadyError as exc:
         raise ServiceUnavailable(f"model not ready: {exc}") from None
     except ModelFailure:
@@ -84,6 +84,28 @@ class WithBentoEndpoints(ReadyWhenTheModelIs):
         return list(scored([record.row() for record in records], "/bento/predict_adaptive"))
 
 
+class ProtocolPaths:
+    """I hand the API every request of the Open Inference Protocol (``/v2``), and any
+    whose path holds a line break. BentoML mounts the API passively: it forwards a request
+    only when one of the API's declared routes matches, and its mount's pattern (``.*``)
+    stops at a line break. A model named with a ``/`` (``/v2/models/a%2Fb``, answered by
+    the fast lane) or a path with a newline got BentoML's plain-text 404; the API answers
+    both itself. BentoML has no route of its own under ``/v2``."""
+
+    def __init__(self, inner: Any) -> None:
+        """I wrap BentoML's ASGI app."""
+        self.inner = inner
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """I route the protocol's requests, and those with a line break, to the API."""
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/v2" or path.startswith("/v2/") or
+                                        "\n" in path or "\r" in path):
+            await app(scope, receive, send)
+        else:
+            await self.inner(scope, receive, send)
+
+
 # A recommender's requests are not flat records: it gets no BentoML endpoints.
 SERVED = ReadyWhenTheModelIs if handle.spec.task == "recommendation" else WithBentoEndpoints
 PredictionService = bentoml.service(
@@ -99,3 +121,4 @@ PredictionService = bentoml.service(
     tracing={"excluded_urls": ["."]},
     http={"port": settings.port},
 )(bentoml.asgi_app(app, path="/")(SERVED))
+PredictionService.add_asgi_middleware(ProtocolPaths)

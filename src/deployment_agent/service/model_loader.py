@@ -93,6 +93,9 @@ class ModelHandle:
             predictor = Predictor(self.scoring.load(path, self.spec), self.spec)
         except self.scoring.IncompatibleModel as exc:
             raise ModelLoadError(str(exc)) from None
+        except getattr(self.scoring, "ThreadSetupError", ()) as exc:
+            raise ModelLoadError(f"the model was read, but setting it to one thread failed: "
+                                 f"{exc}") from exc
         except Exception as exc:  # truncated or corrupt files fail in many ways
             raise ModelLoadError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
         recommender = None

@@ -11,6 +11,8 @@ lists (never types the file itself asks for).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,42 +47,95 @@ def _deserialise(path: Path, spec: ModelSpec) -> Any:
     return joblib.load(path)
 
 
-# The parameters by which estimators (scikit-learn's, XGBoost's, LightGBM's, CatBoost's)
-# take their number of threads.
-THREAD_PARAMETERS = ("n_jobs", "nthread", "thread_count")
+# The parameters by which scikit-learn's, XGBoost's and LightGBM's estimators take their
+# number of threads (LightGBM's aliases included); each library accepts a change of them
+# on a fitted model.
+THREAD_PARAMETERS = ("n_jobs", "nthread", "nthreads", "num_thread", "num_threads")
+# CatBoost refuses any parameter change once fitted: its prediction methods take the
+# number of threads as an argument instead (-1, their default, is every core).
+CATBOOST_METHODS = ("predict", "predict_proba", "predict_log_proba")
+
+
+def estimators(model: Any) -> Iterator[Any]:
+    """I yield every estimator the model holds, once each: the model itself, a pipeline's
+    steps, and the fitted copies inside meta-estimators (``estimators_``, calibrated
+    classifiers), which ``get_params`` does not reach."""
+    seen: set[int] = set()
+    stack = [model]
+    while stack:
+        found = stack.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, list | tuple):
+            stack.extend(found)
+        elif isinstance(found, dict):
+            stack.extend(found.values())
+        elif hasattr(found, "get_params"):
+            yield found
+            stack.extend(getattr(found, "__dict__", {}).values())
+
+
+def _is_catboost(estimator: Any) -> bool:
+    """I tell a CatBoost model by its library, without importing CatBoost."""
+    return type(estimator).__module__.split(".", 1)[0] == "catboost"
 
 
 def one_thread(model: Any) -> Any:
-    """I make every estimator of the model score on one thread: each worker process is one
+    """I make every estimator of the model score on one thread, in each library's own way,
+    whatever thread count it was trained with (or none): each worker process is one
     core's worth of serving, and threads of several workers fighting over the cores cost
     far more than they give (an XGBoost pipeline served 52 requests/s with its default
-    threads). The predictions do not change."""
-    get_params = getattr(model, "get_params", None)
-    if get_params is None:
-        return model
-    threads = {name: 1 for name in get_params(deep=True)
-               if name.rsplit("__", 1)[-1] in THREAD_PARAMETERS}
-    if threads:
-        model.set_params(**threads)
+    threads). The predictions do not change.
+
+    scikit-learn, XGBoost and LightGBM take a new thread parameter on a fitted model; a
+    CatBoost model's prediction methods are bound to ``thread_count=1`` on this object,
+    because CatBoost refuses ``set_params`` once fitted."""
+    for estimator in estimators(model):
+        if _is_catboost(estimator):
+            for name in CATBOOST_METHODS:
+                method = getattr(type(estimator), name, None)
+                if method is not None:
+                    setattr(estimator, name, partial(method, estimator, thread_count=1))
+            continue
+        threads = {name: 1 for name in estimator.get_params(deep=False)
+                   if name in THREAD_PARAMETERS}
+        if threads:
+            estimator.set_params(**threads)
     return model
 
 
-def load(path: Path, spec: ModelSpec) -> Scorer:
+class ThreadSetupError(Exception):
+    """I am raised when the model was read but could not be set to one thread: a fault of
+    this loading code, not of the model file."""
+
+
+def _read(path: Path, spec: ModelSpec) -> Any:
     """I deserialise the model, treating a scikit-learn version mismatch as an error."""
     try:
         from sklearn.exceptions import InconsistentVersionWarning
     except ImportError:  # a model that holds no scikit-learn object needs no scikit-learn
-        return Scorer(one_thread(_deserialise(path, spec)), spec)
+        return _deserialise(path, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         try:
-            return Scorer(one_thread(_deserialise(path, spec)), spec)
+            return _deserialise(path, spec)
         except InconsistentVersionWarning as warning:
             raise IncompatibleModel(
                 f"trained with scikit-learn {warning.original_sklearn_version}, loaded by "
                 f"{warning.current_sklearn_version}",
                 f"install scikit-learn=={warning.original_sklearn_version} or retrain the "
                 "model") from None
+
+
+def load(path: Path, spec: ModelSpec) -> Scorer:
+    """I read the model, then set it to one thread. A failure of the second step is a
+    ThreadSetupError, never confused with a file that cannot be read."""
+    model = _read(path, spec)
+    try:
+        return Scorer(one_thread(model), spec)
+    except Exception as exc:
+        raise ThreadSetupError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class Scorer:

@@ -18,6 +18,7 @@ from bentoml_cli.cli import cli
 from . import patches, runtime_patches  # type: ignore[attr-defined]  (the copy in api/)
 from .logs import configure_logging
 from .settings import SERVICE_ROOT, get_settings
+from .threads import one_thread_per_worker
 
 SERVICE = "service:PredictionService"
 
@@ -33,6 +34,7 @@ def main() -> None:
     """I validate the settings (an invalid one stops me here, with its name), install the
     supervisor's patches and hand over to BentoML."""
     settings = get_settings()
+    one_thread_per_worker()
     bento = SERVICE_ROOT.parent
     target = str(bento) if (bento / "bento.yaml").is_file() else SERVICE
     os.chdir(SERVICE_ROOT)

@@ -19,12 +19,14 @@ import uvicorn
 from . import patches, runtime_patches  # type: ignore[attr-defined]  (the copy in api/)
 from .logs import configure_logging
 from .settings import SERVICE_ROOT, get_settings
+from .threads import one_thread_per_worker
 
 
 def main() -> None:
     """I validate the settings (an invalid one stops me here, with its name), prepare the
     metrics folder, install the supervisor's patches and run uvicorn."""
     settings = get_settings()
+    one_thread_per_worker()
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if metrics_dir:
         # Stale files from a previous run would add old counts to the new ones.

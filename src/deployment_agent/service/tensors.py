@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -60,7 +60,8 @@ class RequestOutput(msgspec.Struct):
 class InferenceRequest(msgspec.Struct):
     """I am one inference request."""
 
-    inputs: list[RequestInput]
+    # The model takes at least one input: an empty list is refused by the schema itself.
+    inputs: Annotated[list[RequestInput], msgspec.Meta(min_length=1)]
     id: str | None = None
     parameters: dict[str, Any] = {}
     outputs: list[RequestOutput] | None = None
