@@ -75,13 +75,21 @@ class Layout:
     def k8s(self) -> Path:
         """The Kubernetes kustomize base (written by ``k8s``), beside the deployment
         (``deployment`` -> ``k8s``, ``deployment-recommender`` -> ``k8s-recommender``)."""
-        return self.deployment.parent / self.deployment.name.replace("deployment", "k8s", 1)
+        return self.beside("k8s")
 
     @property
     def ray(self) -> Path:
         """The Ray Serve target (written by ``ray``), beside the deployment
         (``deployment`` -> ``ray``, ``deployment-recommender`` -> ``ray-recommender``)."""
-        return self.deployment.parent / self.deployment.name.replace("deployment", "ray", 1)
+        return self.beside("ray")
+
+    def beside(self, kind: str) -> Path:
+        """A target's folder beside the deployment: ``deployment`` in the deployment's name
+        replaced by ``kind``, or ``kind`` appended when the name lacks it (``d`` ->
+        ``d-ray``), so that a target never shares the deployment's folder."""
+        name = self.deployment.name
+        return self.deployment.parent / (name.replace("deployment", kind, 1)
+                                         if "deployment" in name else f"{name}-{kind}")
 
     @property
     def ray_packages(self) -> Path:
