@@ -19,6 +19,7 @@ from . import (
     inference_log,
     load,
     profile,
+    ray_serve,
     report,
     subjects,
     targets,
@@ -145,6 +146,8 @@ def main() -> None:
         print("open inference protocol", flush=True)
         results["protocol"] = protocol_comparison(roots, layouts, context, records,
                                                   args.seconds)
+        print("ray serve", flush=True)
+        results["ray_serve"] = ray_serve.measure(manifest, args.seconds, scratch / "ray")
         if docker:
             print("model families", flush=True)
             results["families"] = families.family_benchmarks(scratch / "families", args.seconds)

@@ -94,29 +94,23 @@ def measure(service_root: Path, store: Path, record: dict[str, Any], seconds: fl
 
 
 def main() -> None:
-    """Measure the inference log alone on a fresh churn build, and write its figures into
-    results.json (the other sections keep the run they came from) and RESULTS.md."""
+    """Measure the inference log alone on a fresh churn build (see ``alone``)."""
     import argparse
     import json
-    import subprocess
-    import sys
     import tempfile
 
     from deployment_agent import run_deployment_agent
     from deployment_agent.package.bento import build as build_bento
     from deployment_agent.plan.layout import layout_for
 
-    from . import report
+    from . import alone
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5)
     args = parser.parse_args()
-    root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="bench-log-") as folder:
         scratch = Path(folder)
-        subprocess.run([sys.executable, str(root / "examples/churn/train.py"),
-                        str(scratch / "modeling")], check=True, capture_output=True)
-        manifest = scratch / "modeling" / "experiment_manifest.json"
+        manifest = alone.trained_churn(scratch)
         out, _ = run_deployment_agent(manifest, output_dir=scratch / "deployment",
                                       registry="bench", model_runtime="onnx")
         layout = layout_for(manifest, out)
@@ -126,14 +120,7 @@ def main() -> None:
         figures = measure(bento, layout.bento_store, context["example_input"], args.seconds,
                           scratch)
     figures["measured_at"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    bench = Path(__file__).resolve().parent
-    results = json.loads((bench / "results.json").read_text())
-    results["inference_log"] = figures
-    from . import targets
-
-    results["targets"] = targets.targets(results)
-    (bench / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (bench / "RESULTS.md").write_text(report.markdown(results))
+    alone.merge("inference_log", figures)
     print(json.dumps(figures["ratios"], indent=2), figures["feedback"]["outcomes_per_s"])
 
 

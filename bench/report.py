@@ -234,6 +234,35 @@ def _profile(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ray(results: dict[str, Any]) -> list[str]:
+    """Ray Serve's section: each proxy mode against our uvicorn runtime, replicas, memory."""
+    if "ray_serve" not in results:
+        return []
+    ray = results["ray_serve"]
+    lines = ["", "## Ray Serve (uvicorn runtime's app, ONNX, a two-node cluster on loopback)",
+             "", f"Measured {ray.get('measured_at', 'with the run')} UTC. Each proxy mode got "
+             "its own two-node cluster started with its generated cluster.env; the service "
+             "was deployed with 2 replicas by the deploy command and loaded at c=8 in turn "
+             "with our uvicorn runtime (2 workers) started beside it; each share is the "
+             "median of the rounds' ratios. Every node's environment was made from the "
+             f"generated requirements.txt in {ray['node_environment_s']:.0f} s.", "",
+             "| Proxy mode | /predict req/s (median) | uvicorn req/s | share of uvicorn | "
+             "cluster start | deploy | nodes' RSS idle | with 2 replicas |",
+             "|---|---|---|---|---|---|---|---|"]
+    for proxy, mode in ray["modes"].items():
+        default = " (the generated default)" if proxy == ray["default_proxy"] else ""
+        lines.append(f"| {proxy}{default} | {mode['rps']:.0f} | {mode['uvicorn_rps']:.0f} | "
+                     f"{mode['of_uvicorn']:.1%} | {mode['cluster_start_s']:.1f} s | "
+                     f"{mode['deploy_s']:.1f} s | {mode['idle_rss_mib']:.0f} MiB | "
+                     f"{mode['rss_mib_2_replicas']:.0f} MiB |")
+    replicas = ray["modes"][ray["default_proxy"]]["replicas"]
+    rounds = ", ".join(f"{one:.0f}/{two:.0f}" for one, two in
+                       zip(replicas["samples"]["1"], replicas["samples"]["2"], strict=True))
+    lines.append(f"\n2 replicas against 1 ({ray['default_proxy']} proxy): "
+                 f"{replicas['two_of_one']:.2f}x (rounds, req/s with 1/2: {rounds}).")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = ["# Benchmark results", "",
@@ -242,7 +271,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"(closed loop, {results['seconds']} s a point, {results['workers']} workers per "
              "server, client and server on the same machine).", "",
              *_targets(results), *_in_turn(results), *_serving(results), *_cpu(results),
-             *_build(results),
+             *_build(results), *_ray(results),
              *_families(results), *_profile(results)]
     for note in results.get("notes", []):
         lines += ["", note]

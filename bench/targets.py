@@ -100,6 +100,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                    "20 calls)", results["inference_log"]["feedback"]["outcomes_per_s"],
                    20_000.0, True, "outcomes/s"),
         ]
+    if "ray_serve" in results:
+        ray = results["ray_serve"]
+        default = ray["modes"][ray["default_proxy"]]
+        reported = ("reported", "reported")
+        found += [
+            target(f"Ray Serve /predict at c=8 ({ray['default_proxy']} proxy, 2 replicas on "
+                   "a two-node cluster) as a share of our uvicorn runtime (2 workers), "
+                   "same cores (median ratio of 5 rounds in turn)",
+                   100 * default["of_uvicorn"], 0.0, True, "%", reported),
+            target("Ray Serve /predict at c=8: 2 replicas as a share of 1 (median ratio of 5 "
+                   "rounds, scaled by the deploy command in between)",
+                   100 * default["replicas"]["two_of_one"], 0.0, True, "%", reported),
+            target(f"the generated default proxy ({ray['default_proxy']}) is the faster of "
+                   "Ray's proxy modes: its share of uvicorn over Ray's Python proxy's",
+                   ray["haproxy_of_ray_proxy"], 1.0, True, "x"),
+        ]
     images = results.get("images", {})
     if images:
         found += [

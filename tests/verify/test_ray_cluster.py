@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,12 +39,13 @@ from helpers import (
     sample_records,
     service_app,
 )
-from servers import RayCluster, prometheus, ray_cluster
+from servers import prometheus
 
 from deployment_agent.plan.layout import Layout, layout_for
 from deployment_agent.plan.planner import read_context
 from deployment_agent.release import ray_deploy
 from deployment_agent.release.ray import cluster_env, write
+from deployment_agent.verify.ray_cluster import RayCluster, node_environment, ray_cluster
 from deployment_agent.verify.server import free_port
 
 pytestmark = pytest.mark.cluster
@@ -87,16 +86,8 @@ def built(target: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def node_python(built: Layout, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every node's environment, made from the generated requirements.txt alone."""
-    layout = built
-    venv = tmp_path_factory.mktemp("ray-node") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
-                                "--disable-pip-version-check", "-r",
-                                str(layout.ray / "requirements.txt")],
-                               capture_output=True, text=True)
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    return python
+    return node_environment(built.ray / "requirements.txt",
+                            tmp_path_factory.mktemp("ray-node") / "venv")
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +118,10 @@ def replicas(cluster: RayCluster, layout: Layout) -> list[dict[str, Any]]:
     return [r for d in app["deployments"].values() for r in d["replicas"]]
 
 
-def full_capacity(cluster: RayCluster, layout: Layout, timeout: float) -> float:
-    """Seconds until Serve reports the application healthy with every replica running."""
+def full_capacity(cluster: RayCluster, layout: Layout, timeout: float,
+                  gone: frozenset[int] = frozenset()) -> float:
+    """Seconds until Serve reports the application healthy with every replica running,
+    none of them one of the processes ``gone`` (killed: Serve has replaced them)."""
     started = time.monotonic()
     app = ray_deploy.generated_config(layout)["applications"][0]
     deadline = started + timeout
@@ -136,8 +129,10 @@ def full_capacity(cluster: RayCluster, layout: Layout, timeout: float) -> float:
         details = ray_deploy.Cluster(cluster.dashboard).details()
         running = details["applications"].get(app["name"], {})
         states = ray_deploy.replica_states(running) if running else {}
+        pids = {r.get("pid") for d in running.get("deployments", {}).values()
+                for r in d.get("replicas", [])}
         if running.get("status") == "RUNNING" and set(states) == {"RUNNING"} and \
-                states["RUNNING"] == 2:
+                states["RUNNING"] == 2 and not pids & gone:
             return time.monotonic() - started
         time.sleep(0.5)
     raise AssertionError(f"not at full capacity within {timeout} s")
@@ -188,14 +183,14 @@ def test_every_replicas_counters_reach_prometheus_and_sum_to_the_requests_sent(
             result = httpx.get(f"{prom}/api/v1/query", params={
                 "query": 'sum(predictions_total{endpoint="/predict"})'}).json()
             series = result["data"]["result"]
-            return float(series[0]["value"][1]) if series else -1.0
+            return float(series[0]["value"][1]) if series else 0.0  # none served yet
 
         def scraped_replicas() -> int:
             result = httpx.get(f"{prom}/api/v1/targets").json()
             return sum(t["health"] == "up" for t in result["data"]["activeTargets"])
 
         deadline = time.monotonic() + 60
-        while (scraped_replicas() < 2 or total() < 0) and time.monotonic() < deadline:
+        while scraped_replicas() < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert scraped_replicas() == 2
         before = total()
@@ -267,15 +262,14 @@ def test_kill_a_replica_then_the_second_node_under_load(
             time.sleep(3)
             before = load.rate(time.monotonic() - 3, time.monotonic())
             if victim == "a replica":
-                os.kill(replicas(cluster, layout)[0]["pid"], signal.SIGKILL)
-                lost = 1
+                gone = frozenset([replicas(cluster, layout)[0]["pid"]])
             else:
-                second = cluster.second.pids()
-                lost = sum(r["pid"] in second for r in replicas(cluster, layout))
-                assert lost >= 1  # Serve spreads replicas: the node held one
-                for pid in second:
-                    os.kill(pid, signal.SIGKILL)
-            back = full_capacity(cluster, layout, RECOVERY_SECONDS)
+                gone = frozenset(cluster.second.pids())
+            lost = sum(r["pid"] in gone for r in replicas(cluster, layout))
+            assert lost >= 1  # Serve spreads replicas: the second node held one
+            for pid in gone:
+                os.kill(pid, signal.SIGKILL)
+            back = full_capacity(cluster, layout, RECOVERY_SECONDS, gone)
             time.sleep(3)
             after = load.rate(time.monotonic() - 3, time.monotonic())
         failed = sum(load.failures.values())

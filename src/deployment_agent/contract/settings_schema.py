@@ -205,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
             env="DEPLOY_RAY_HTTP_PORT", ge=1, le=65535),
     Setting("ray.package_url", "str", None,
             "where every node reads the code packages (file://, https://, s3://, gs://); "
-            "null: file:// of the build's ray/packages folder (one machine, or a folder "
+            "null: file:// of the build folder's ray-packages/ (one machine, or a folder "
             "every node mounts at the same path)", env="DEPLOY_RAY_PACKAGE_URL",
             optional=True, pattern=r"^(file|https?|s3|gs|azure|abfss)://\S+$"),
     Setting("ray.rollout_timeout_seconds", "int", 120,
