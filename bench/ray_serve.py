@@ -19,9 +19,9 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from deployment_agent import run_deployment_agent
 from deployment_agent.plan.layout import Layout, layout_for
@@ -37,25 +37,11 @@ ROUNDS = 5
 PROXIES = ("haproxy", "ray")  # the generated default first
 
 
-@contextlib.contextmanager
-def environment(changes: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``changes`` for the duration: settings come from there."""
-    saved = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def ray_target(manifest: Path, folder: Path, proxy: str, port: int) -> Layout:
     """The churn deployment generated into ``folder`` with its Ray target in ``proxy``
     mode, its Serve port ``port``."""
-    with environment({"DEPLOY_RAY_PROXY": proxy, "DEPLOY_RAY_HTTP_PORT": str(port)}):
+    with mock.patch.dict(os.environ, {"DEPLOY_RAY_PROXY": proxy,
+                                     "DEPLOY_RAY_HTTP_PORT": str(port)}):
         out, _ = run_deployment_agent(manifest, output_dir=folder, registry="bench",
                                       runtime="uvicorn", model_runtime="onnx", smoke=False)
     layout = layout_for(manifest, out)

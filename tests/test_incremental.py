@@ -15,10 +15,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import joblib
 import numpy as np
@@ -72,21 +71,6 @@ def models(folder: Path) -> list[bytes]:
     return found
 
 
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in os.environ for one in-process doit run."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class Project:
     """One project folder: a manifest, its model, the settings file and the templates."""
 
@@ -120,8 +104,8 @@ class Project:
         env = {name: ENVIRONMENT[name][state[name]] for name in ENVIRONMENT}
         config = BuildConfig.create(self.root / "modeling" / "experiment_manifest.json",
                                     settings_file=str(self.settings))
-        with environment({**env, TEMPLATES_ENV: str(self.templates),
-                          "DEPLOYMENT_AGENT_BENTOS": str(self.root / "bentoml")}):
+        with mock.patch.dict(os.environ, {**env, TEMPLATES_ENV: str(self.templates),
+                                          "DEPLOYMENT_AGENT_BENTOS": str(self.root / "bentoml")}):
             return run_doit(config, ["run", target])
 
     @property

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -56,14 +57,9 @@ ROLLBACK_SECONDS = 60
 def build(manifest: Path, folder: Path, version: str, port: int) -> Layout:
     """The churn deployment at ``version``, generated into ``folder`` with the Ray target
     (its Serve port ``port``), as a user would build it: settings from the environment."""
-    saved = {k: os.environ.get(k) for k in ("DEPLOY_RAY_HTTP_PORT",
-                                            "DEPLOY_RAY_CPUS_PER_REPLICA")}
-    os.environ.update(DEPLOY_RAY_HTTP_PORT=str(port), DEPLOY_RAY_CPUS_PER_REPLICA="1")
-    try:
+    with mock.patch.dict(os.environ, {"DEPLOY_RAY_HTTP_PORT": str(port),
+                                      "DEPLOY_RAY_CPUS_PER_REPLICA": "1"}):
         generate(manifest, output_dir=folder, api_version=version)
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.update({key: value})
     layout = layout_for(manifest, folder)
     write(layout)
     return layout

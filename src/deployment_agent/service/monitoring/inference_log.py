@@ -43,7 +43,7 @@ from prometheus_client import Counter
 
 from ..metrics import REGISTRY
 from .sinks import Sink
-from .store import Store
+from .store import Store, packed
 
 logger = logging.getLogger("service.inference_log")
 FLUSH_SECONDS = 0.2
@@ -176,7 +176,7 @@ class InferenceLog:
                 stored.append({"request_id": request_id, "served_at": served_at,
                                "model_version": self.model["version"],
                                "records": len(rows), "single": int(single),
-                               "answers": encoded.decode()})
+                               "answers": packed(encoded)})
             if not self.sinks or (self.sample_rate < 1.0 and
                                   random.random() >= self.sample_rate):
                 continue
@@ -186,8 +186,9 @@ class InferenceLog:
                 "records": len(rows), "single": single}
             if self.keep_features:
                 entry["feature_names"] = self.privacy.names
+                # a recommender's query carries its row (checked once: one kind a request)
                 entry["features"] = self.privacy.apply(
-                    [getattr(r, "row", r) for r in rows])  # a recommender's query: its row
+                    [r.row for r in rows] if rows and hasattr(rows[0], "row") else rows)
             if self.keep_answer:
                 entry["answers"] = msgspec.Raw(encoded)
             entries.append(entry)

@@ -44,7 +44,7 @@ from cloudevents.v1.http import CloudEvent
 logger = logging.getLogger("service.inference_log")
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
-ENCODE = msgspec.json.Encoder().encode
+ENCODE_LINES = msgspec.json.Encoder().encode_lines  # newline-delimited JSON
 LOG_FILES = "inference-*.jsonl.zst"
 
 
@@ -114,7 +114,7 @@ class JsonLines:
         and start a new file at the next write."""
         if not entries:
             return 0
-        data = b"".join(ENCODE(e) + b"\n" for e in entries)
+        data = ENCODE_LINES(entries)  # one call, in C: no line copied twice
         try:
             if self.stream is None:
                 self._open()

@@ -10,9 +10,12 @@ speak DB-API 2 and the same SQL (``INSERT ... ON CONFLICT ... DO UPDATE``), so I
 code path and no ORM (SQLAlchemy would add about 30 MB to every image for two tables).
 
 A request's answers are one row (a batch of 1,000 is one insert, not 1,000), keyed by its
-request id; an outcome is one row keyed by the prediction id, with the request and the
-position it resolves to. Writing either again replaces it (an outcome sent twice, or
-corrected, is counted once).
+request id, their JSON array kept as bytes: Zstandard-compressed when it is over
+COMPRESS_BYTES (a batch's 60 KB become a few, and the database writes that much less: the
+store's insert was the larger part of the log's cost on a batch, measured), as it is
+otherwise (a single answer is smaller than a compressed frame). An outcome is one row
+keyed by the prediction id, with the request and the position it resolves to. Writing
+either again replaces it (an outcome sent twice, or corrected, is counted once).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
 TABLES = (
     "CREATE TABLE IF NOT EXISTS requests (request_id VARCHAR(300) PRIMARY KEY, "
     "served_at DOUBLE PRECISION NOT NULL, model_version VARCHAR(200) NOT NULL, "
-    "records INTEGER NOT NULL, single INTEGER NOT NULL, answers TEXT NOT NULL)",
+    "records INTEGER NOT NULL, single INTEGER NOT NULL, answers {binary} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS requests_served_at ON requests (served_at)",
     "CREATE TABLE IF NOT EXISTS outcomes (prediction_id VARCHAR(320) PRIMARY KEY, "
     "request_id VARCHAR(300) NOT NULL, position INTEGER NOT NULL, "
@@ -41,6 +46,23 @@ COLUMNS = {"requests": ("request_id", "served_at", "model_version", "records", "
 # Ids per IN (...) query: well under every database's parameter limit.
 CHUNK = 500
 POSTGRES = ("postgresql://", "postgres://")
+COMPRESS_BYTES = 1024
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how a Zstandard frame starts (a JSON array: "[")
+
+
+def packed(answers: bytes) -> bytes:
+    """I return a request's answers (a JSON array) as the store keeps them."""
+    if len(answers) > COMPRESS_BYTES:
+        return zstandard.ZstdCompressor(level=1).compress(answers)
+    return answers
+
+
+def unpacked(stored: bytes) -> Any:
+    """I return the answers the store kept as ``stored``, decoded."""
+    data = bytes(stored)
+    if data.startswith(ZSTD_MAGIC):
+        data = zstandard.ZstdDecompressor().decompress(data)
+    return json.loads(data)
 
 
 class StoreError(Exception):
@@ -62,7 +84,7 @@ class Store:
         self.local = threading.local()
         with self.transaction() as cursor:
             for statement in TABLES:
-                cursor.execute(statement)
+                cursor.execute(statement.format(binary="BYTEA" if self.postgres else "BLOB"))
 
     def _connect(self) -> Any:
         """I open a connection of this thread."""
@@ -114,7 +136,8 @@ class Store:
 
     def add_requests(self, rows: Sequence[dict[str, Any]]) -> None:
         """I record requests' answers: ``request_id``, ``served_at``, ``model_version``,
-        ``records``, ``single`` (1 for /predict) and ``answers`` (a JSON array)."""
+        ``records``, ``single`` (1 for /predict) and ``answers`` (a JSON array's bytes,
+        as :func:`packed` keeps them)."""
         self._upsert("requests", rows)
 
     def add_outcomes(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -164,7 +187,7 @@ class Store:
             cursor.execute("SELECT request_id, position, outcome, received_at FROM outcomes "
                            f"ORDER BY received_at DESC LIMIT {int(size)}")
             outcomes = cursor.fetchall()
-            requests = {r: (json.loads(answers), served_at) for r, answers, served_at in
+            requests = {r: (unpacked(answers), served_at) for r, answers, served_at in
                         self._requests(cursor, list({o[0] for o in outcomes}),
                                        "request_id, answers, served_at")}
         return [(requests[r][0][position], outcome, requests[r][1], received_at)
