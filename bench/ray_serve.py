@@ -88,10 +88,14 @@ def measure(manifest: Path, seconds: float, scratch: Path) -> dict[str, Any]:
                             default.bento_store)
     for proxy, layout in layouts.items():
         env = ray.cluster_env((layout.ray / "cluster.env").read_text())
-        folder = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's sockets
-        started = time.monotonic()
-        with ray_cluster(python, env, folder) as cluster, uvicorn.start() as ours:
+        with contextlib.ExitStack() as stack:
+            # a short path: Ray's sockets live in it
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="ray-", dir="/tmp", ignore_cleanup_errors=True)))
+            started = time.monotonic()
+            cluster = stack.enter_context(ray_cluster(python, env, folder))
             up = time.monotonic() - started
+            ours = stack.enter_context(uvicorn.start())
             idle = resident_mib(cluster)
             started = time.monotonic()
             ray_deploy.deploy(layout, cluster.dashboard, timeout=300)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -247,6 +249,37 @@ def test_a_version_that_cannot_become_ready_is_rolled_back_and_fails_no_request(
            f"{CLIENTS} clients: {len(load.answered)} answered, 0 failed; deploy failed after "
            f"{seconds:.1f} s with the reason, {before} on every replica "
            f"(+{back:.1f} s)")
+
+
+def test_the_runbooks_status_scale_and_rollback_commands(
+        deployed: tuple[Layout, str], cluster: RayCluster, target: tuple[Path, int]) -> None:
+    """As section 10 of the runbook runs them: the command line, against the cluster."""
+    layout, url = deployed
+    manifest, port = target
+    healthy = [h["version"] for h in ray_deploy.read_history(layout)
+               if h["outcome"] in ("healthy", "restored")]
+    env = {**os.environ, "DEPLOY_RAY_HTTP_PORT": str(port), "DEPLOY_RAY_CPUS_PER_REPLICA": "1"}
+
+    def ray(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "deployment_agent", "ray", *args, str(manifest),
+             "--output", str(layout.deployment), "--version", read_context(layout).api.version,
+             "--address", cluster.dashboard], env=env, capture_output=True, text=True,
+            timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    scaled = ray("scale", "--replicas", "1")
+    assert "1 replicas running" in scaled, scaled
+    assert "1 replicas wanted; 1 RUNNING" in ray("status")
+    rolled = ray("rollback")
+    back = full_capacity(cluster, layout, ROLLBACK_SECONDS)
+    history = ray_deploy.read_history(layout)
+    assert history[-1]["outcome"] == "healthy" and history[-1]["version"] != healthy[-1]
+    assert history[-1]["version"] in healthy  # an earlier healthy version, as it ran
+    assert httpx.get(f"{url}/health/ready").json()["status"] == "ready"
+    report(f"ray: the runbook's commands: scale to 1 ({scaled.strip()}); rollback to "
+           f"{history[-1]['version']} ({rolled.strip()}), 2 replicas at +{back:.1f} s")
 
 
 def test_kill_a_replica_then_the_second_node_under_load(
