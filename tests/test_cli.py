@@ -72,7 +72,8 @@ def test_the_wheel_installs_into_a_fresh_venv_and_deploys_from_a_third_folder(
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
-    installed = subprocess.run([python, "-m", "pip", "install", "--quiet", str(wheel)],
+    installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-compile",
+                                str(wheel)],
                                capture_output=True, text=True, timeout=1200)
     assert installed.returncode == 0, installed.stderr[-3000:]
     project = tmp_path / "someone-elses-ml-repo"

@@ -41,7 +41,7 @@ from deployment_agent.plan.layout import layout_for
 from deployment_agent.resources import TEMPLATES_ENV, runbook_dir, templates_dir
 
 pytestmark = pytest.mark.slow
-SEQUENCES = int(os.environ.get("INCREMENTAL_SEQUENCES", "200"))
+SEQUENCES = int(os.environ.get("INCREMENTAL_SEQUENCES", "150"))
 FEATURES = {"age": {"type": "int", "minimum": 0}, "income": "float", "active": "bool"}
 # What each target writes last, for the comparison (the deployment folder for generate).
 TARGETS = ("validate", "compile", "generate", "bento")

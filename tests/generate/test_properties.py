@@ -40,8 +40,8 @@ from deployment_agent.verify.environment import interpreter
 from deployment_agent.verify.server import ServiceProcess
 
 pytestmark = pytest.mark.slow
-EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "200"))
-REAL_SERVER_EVERY = 30
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "150"))
+REAL_SERVER_EVERY = 40
 SERVICE_MODULES = ("api", "service")
 
 

@@ -57,25 +57,36 @@ def app_server(request: pytest.FixtureRequest, deployments: dict[str, Deployment
         yield server, deployment
 
 
-def schemathesis_run(server: ServiceProcess, scratch: Path, *selection: str,
-                     exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One seeded schemathesis run with all its checks and ours; its JSON report."""
-    report_path = scratch / f"schemathesis-{uuid.uuid4().hex}.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", server.base_url + "/openapi.json",
-         "--checks", "all", "--max-examples", str(FUZZ_CASES), "--seed", str(FUZZ_SEED),
-         "--request-timeout", "10", "--no-color", "--output-truncate", "true",
-         "--report", "json", "--report-json-path", str(report_path), *selection,
-         *(f"--exclude-checks={check}" for check in exclude)],
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_checks",
-             "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
-        cwd=scratch, capture_output=True, text=True, timeout=900,
-    )
-    assert report_path.is_file(), result.stdout[-3000:] + result.stderr[-3000:]
-    outcome = json.loads(report_path.read_text())
-    assert result.returncode == 0 and not outcome["failures"] and not outcome["errors"], \
-        result.stdout[-6000:]
-    return outcome
+def schemathesis_runs(server: ServiceProcess, scratch: Path,
+                      selections: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+                      ) -> dict[str, dict[str, Any]]:
+    """Seeded schemathesis runs with all their checks and ours, one process each, all at
+    once (each waits on the server in turn with the other, so run alone they left a core
+    idle); each run's JSON report, by name. ``selections``: name -> (the CLI's selection
+    options, the checks left out)."""
+    runs = {}
+    for name, (selection, exclude) in selections.items():
+        report_path = scratch / f"schemathesis-{uuid.uuid4().hex}.json"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "schemathesis.cli", "run",
+             server.base_url + "/openapi.json", "--checks", "all", "--max-examples",
+             str(FUZZ_CASES), "--seed", str(FUZZ_SEED), "--request-timeout", "10",
+             "--no-color", "--output-truncate", "true", "--report", "json",
+             "--report-json-path", str(report_path), *selection,
+             *(f"--exclude-checks={check}" for check in exclude)],
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_checks",
+                 "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+            cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        runs[name] = (process, report_path)
+    outcomes = {}
+    for name, (process, report_path) in runs.items():
+        output = process.communicate(timeout=900)[0]
+        assert report_path.is_file(), f"{name}: {output[-6000:]}"
+        outcome = json.loads(report_path.read_text())
+        assert process.returncode == 0 and not outcome["failures"] and \
+            not outcome["errors"], f"{name}: {output[-6000:]}"
+        outcomes[name] = outcome
+    return outcomes
 
 
 def test_schemathesis_finds_no_failure(app_server: tuple[ServiceProcess, Deployment],
@@ -83,20 +94,21 @@ def test_schemathesis_finds_no_failure(app_server: tuple[ServiceProcess, Deploym
     """>= 1,000 generated cases per input-taking endpoint, every check passing: no 5xx,
     every schema-valid request accepted, every invalid one a 4xx that names the problem."""
     server, deployment = app_server
-    for path in ("/predict", "/predict/batch", "/feedback"):
-        # A schema-valid outcome for an id never served is refused by the server's state,
-        # not by its schema (a 422 naming the id): /feedback keeps every check but that one.
-        outcome = schemathesis_run(server, tmp_path, "--include-path", path, exclude=(
-            "positive_data_acceptance",) if path == "/feedback" else ())
-        cases = outcome["test_cases"]["generated"]
-        assert cases >= FUZZ_CASES, outcome["test_cases"]
-        report(f"schemathesis {deployment.name} POST {path}: {cases} cases, 0 failures")
-    # The protocol's model routes take a model name: any but the served one is a 404 (the
+    posts = ("/predict", "/predict/batch", "/feedback")
+    # A schema-valid outcome for an id never served is refused by the server's state, not
+    # by its schema (a 422 naming the id): /feedback keeps every check but that one. The
+    # protocol's model routes take a model name: any but the served one is a 404 (the
     # in-process tests cover them); its infer requests are drawn by tests/service.
-    outcome = schemathesis_run(server, tmp_path, "--include-method", "GET",
-                               "--exclude-path-regex", "^/v2/models/")
+    outcomes = schemathesis_runs(server, tmp_path, {
+        **{path: (("--include-path", path), ("positive_data_acceptance",)
+                  if path == "/feedback" else ()) for path in posts},
+        "GET": (("--include-method", "GET", "--exclude-path-regex", "^/v2/models/"), ())})
+    for path in posts:
+        cases = outcomes[path]["test_cases"]["generated"]
+        assert cases >= FUZZ_CASES, outcomes[path]["test_cases"]
+        report(f"schemathesis {deployment.name} POST {path}: {cases} cases, 0 failures")
     report(f"schemathesis {deployment.name} GET endpoints (no inputs to vary): "
-           f"{outcome['test_cases']['generated']} cases, 0 failures")
+           f"{outcomes['GET']['test_cases']['generated']} cases, 0 failures")
 
 
 def test_hostile_bodies_get_a_clear_4xx(app_server: tuple[ServiceProcess, Deployment]) -> None:
