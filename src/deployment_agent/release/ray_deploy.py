@@ -133,7 +133,10 @@ def judge(details: Mapping[str, Any], app: Mapping[str, Any], since: float
             all(d["status"] == "HEALTHY" for d in deployments.values()) and
             states == Counter({"RUNNING": targets})):
         return "healthy", f"{targets} replicas running"
-    return "waiting", f"{found['status']}, replicas {dict(states)}"
+    # Serve's own words while it retries a replica (the error a failing replica raised):
+    # the reason a deploy gives when its time runs out first.
+    said = [f"{name}: {d['message']}" for name, d in deployments.items() if d.get("message")]
+    return "waiting", "; ".join([f"{found['status']}, replicas {dict(states)}", *said])
 
 
 def wait(cluster: Cluster, app: Mapping[str, Any], since: float, timeout: float
