@@ -4,7 +4,10 @@ The same build (the churn service, BentoML runtime, ONNX) is started three times
 the log, with it on (JSON Lines files, every record), and with it on beside a dead
 CloudEvents sink (a URL where nothing listens). They are loaded in turn (``/predict`` at
 c=8, then ``/predict/batch`` of 1,000 records at c=8), so that a slow moment of the
-machine falls on every side, and each ratio is the median of the rounds'. Then 20 calls of
+machine falls on every side, and each ratio is the median of the rounds'. There are
+ROUNDS rounds of half a load point each: this machine's speed drifts by up to 40% from
+one round to the next (measured, with nothing else running), and more, shorter pairs give
+a steadier median than five long ones. Then 20 calls of
 ``/feedback`` with 1,000 outcomes each (for predictions just served) are timed on the
 server with the log on.
 """
@@ -23,7 +26,7 @@ from deployment_agent.verify.server import free_port
 
 from . import load, subjects
 
-ROUNDS = 5
+ROUNDS = 10
 BATCH = 1000
 FEEDBACK_CALLS = 20
 
@@ -69,9 +72,9 @@ def measure(service_root: Path, store: Path, record: dict[str, Any], seconds: fl
     with contextlib.ExitStack() as stack:
         urls = {name: stack.enter_context(s.start()) for name, s in servers.items()}
         single = load.interleaved({n: (u + "/predict", record) for n, u in urls.items()},
-                                  seconds, ROUNDS)
+                                  seconds / 2, ROUNDS)
         batches = load.interleaved({n: (u + "/predict/batch", batch)
-                                    for n, u in urls.items()}, seconds, ROUNDS)
+                                    for n, u in urls.items()}, seconds / 2, ROUNDS)
         feedback = feedback_rate(urls["on"], record)
 
     def ratio(figures: dict[str, Any], side: str) -> float:

@@ -8,12 +8,14 @@ computed by hand from them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from conftest import Deployment
 from fastapi.testclient import TestClient
 from helpers import Generated, generate, generated_api, sample_records, service_app
@@ -82,6 +84,31 @@ def test_every_answer_is_logged_and_outcomes_give_the_quality(
     assert first["features"][hashed].startswith("sha256:")
     assert {k: v for k, v in first["features"].items() if k != hashed} == \
         {k: v for k, v in example.items() if k != hashed}
+
+
+def test_a_record_routes_body_is_logged_as_received_one_line_an_entry(
+        generated: Generated, tmp_path: Path) -> None:
+    _, _, schemas = generated
+    example = schemas.EXAMPLE_INPUT
+    # pretty-printed: line breaks between tokens, which the log's lines must not carry
+    single = json.dumps(example, indent=2)
+    batch = json.dumps({"records": [example, {**example}]}, indent=1)
+    app = service_app(generated, inference_log_enabled=True, inference_log_dir=tmp_path)
+    with TestClient(app) as client:
+        for path, body, request_id in (("/predict", single, "one"),
+                                       ("/predict/batch", batch, "two")):
+            answered = client.post(path, content=body, headers={
+                "content-type": "application/json", "X-Request-ID": request_id})
+            assert answered.status_code == 200, answered.text
+    lines = [line for path in tmp_path.glob("inference-*.jsonl.zst") for line in
+             zstandard.ZstdDecompressor().stream_reader(path.read_bytes(),
+                                                        read_across_frames=True
+                                                        ).read().splitlines()]
+    entries = [json.loads(line) for line in lines]
+    assert [e["request_id"] for e in entries] == ["one", "two"]
+    assert entries[0]["request"] == example and "features" not in entries[0]
+    assert entries[1]["request"] == {"records": [example, example]}
+    assert [r["features"] for r in logged(tmp_path)] == [example] * 3
 
 
 def test_bad_feedback_is_refused_whole_naming_each_field(generated: Generated,

@@ -291,13 +291,15 @@ class Scoring:
         self.account(rows, results, endpoint)
         return results
 
-    def logged(self, rows: Sequence[Any], endpoint: str) -> Answers:
-        """I score one request's rows, as :meth:`score`, and hand them and their answers
-        to the inference log (a batch's, or the Open Inference Protocol's)."""
+    def logged(self, rows: Sequence[Any], endpoint: str, body: bytes | None = None
+               ) -> Answers:
+        """I score one request's rows, as :meth:`score`, and hand them, their answers and
+        the request's JSON ``body`` if it is a batch's, to the inference log (a batch's,
+        or the Open Inference Protocol's)."""
         results = self.score(rows, endpoint)
         if self.log is not None:  # encoded here, once: the writer thread never races me
             self.log.submit(endpoint, current_request_id(), rows,
-                            msgspec.Raw(results.json()))
+                            msgspec.Raw(results.json()), body=body)
         return results
 
     def account(self, rows: Sequence[Any], results: Answers, endpoint: str) -> None:
@@ -478,7 +480,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         item = await singles.submit(row)
         request_id = current_request_id()
         if log is not None:
-            log.submit("/predict", request_id, [row], [item], single=True)
+            log.submit("/predict", request_id, [row], [item], single=True, body=body)
         return json_response(ENCODE(
             {**msgspec.to_builtins(item), "model_version": spec.version,
              "request_id": request_id}))
@@ -497,7 +499,7 @@ def create_app(settings: Any, spec: ModelSpec, schemas: ModuleType, scoring: Mod
         """I score up to MAX_BATCH_SIZE records in one model call, in request order."""
         body = await request.body()
         require_json(request)
-        results = scorer.logged(batch_rows(body), "/predict/batch")
+        results = scorer.logged(batch_rows(body), "/predict/batch", body)
         # The answers' JSON is the one the inference log was handed: I splice it in.
         rest = ENCODE({"count": len(results), "model_version": spec.version,
                        "request_id": current_request_id()})

@@ -67,7 +67,8 @@ def build(settings: Any, spec: ModelSpec, schemas: Any, sha256: str, handle: Any
                        names, settings.inference_log_mode, settings.inference_log_sample_rate,
                        Privacy(names, settings.inference_log_drop_features,
                                settings.inference_log_hash_features),
-                       settings.inference_log_queue_records)
+                       settings.inference_log_queue_records,
+                       requests_as_received=spec.task != "recommendation")
 
     def unknown_items(ids: list[Any]) -> list[Any]:
         """I return the chosen items the catalogue lacks (a recommender's)."""

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import zstandard
 
 TABLES = (
@@ -50,11 +51,19 @@ COMPRESS_BYTES = 1024
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how a Zstandard frame starts (a JSON array: "[")
 
 
-def packed(answers: bytes) -> bytes:
-    """I return a request's answers (a JSON array) as the store keeps them."""
-    if len(answers) > COMPRESS_BYTES:
-        return zstandard.ZstdCompressor(level=1).compress(answers)
-    return answers
+_compressors = threading.local()
+
+
+def packed(answers: bytes | msgspec.Raw) -> bytes:
+    """I return a request's answers (a JSON array, or its ``msgspec.Raw``) as the store
+    keeps them. Each thread keeps its compressor: a new one allocates its tables afresh
+    on every call."""
+    if len(answers) <= COMPRESS_BYTES:
+        return bytes(answers)
+    compressor = getattr(_compressors, "zstd", None)
+    if compressor is None:
+        compressor = _compressors.zstd = zstandard.ZstdCompressor(level=1)
+    return compressor.compress(answers)
 
 
 def unpacked(stored: bytes) -> Any:
@@ -122,8 +131,9 @@ class Store:
         finally:
             cursor.close()
 
-    def _upsert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        """I insert ``rows``, each replacing the row of its key."""
+    def _upsert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """I insert ``rows`` (tuples in COLUMNS' order), each replacing the row of its
+        key."""
         if not rows:
             return
         columns = COLUMNS[table]
@@ -132,18 +142,19 @@ class Store:
                      f"({', '.join([self.mark] * len(columns))}) ON CONFLICT ({columns[0]}) "
                      f"DO UPDATE SET {updates}")
         with self.transaction() as cursor:
-            cursor.executemany(statement, [tuple(r[c] for c in columns) for r in rows])
+            cursor.executemany(statement, rows)
 
-    def add_requests(self, rows: Sequence[dict[str, Any]]) -> None:
-        """I record requests' answers: ``request_id``, ``served_at``, ``model_version``,
-        ``records``, ``single`` (1 for /predict) and ``answers`` (a JSON array's bytes,
-        as :func:`packed` keeps them)."""
+    def add_requests(self, rows: Sequence[tuple[str, float, str, int, int, bytes]]) -> None:
+        """I record requests' answers, each a tuple (``request_id``, ``served_at``,
+        ``model_version``, ``records``, ``single``: 1 for /predict, ``answers``: a JSON
+        array's bytes, as :func:`packed` keeps them). Tuples, not dicts: the inference
+        log's writer calls me for every request served."""
         self._upsert("requests", rows)
 
     def add_outcomes(self, rows: Sequence[dict[str, Any]]) -> None:
         """I record outcomes (``prediction_id``, ``request_id``, ``position``,
         ``received_at``, ``outcome``) in one transaction: all of them, or none."""
-        self._upsert("outcomes", rows)
+        self._upsert("outcomes", [tuple(r[c] for c in COLUMNS["outcomes"]) for r in rows])
 
     def _requests(self, cursor: Any, ids: Sequence[str], columns: str) -> list[tuple[Any, ...]]:
         """I select ``columns`` of the requests ``ids``, a chunk at a time."""
