@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from helpers import Generated, generate, generated_api, sample_records, service_
 
 from deployment_agent.plan.layout import layout_for
 from deployment_agent.plan.planner import read_context
-from deployment_agent.service.monitoring.inference_log import records
+from deployment_agent.service.monitoring.inference_log import InferenceLog, records
 from deployment_agent.service.monitoring.sinks import read_entries
+from deployment_agent.service.monitoring.store import Store, packed
 from examples.families import train
 
 
@@ -202,3 +204,23 @@ def test_every_task_measures_its_own_quality(name: str, deployments: dict[str, D
                 hits / sum(flags))
         assert gauge(metrics, "model_quality", "recall") == pytest.approx(hits / sum(truth))
     assert gauge(metrics, "model_quality_labels") == len(outcomes)
+
+
+def test_the_store_forgets_predictions_past_the_retention(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'feedback.sqlite3'}")
+    now = time.time()
+    day = 86_400.0
+    store.add_requests([("old", now - 2 * day, "1", 2, 0, packed(b'[{"v":1},{"v":2}]')),
+                        ("new", now - 60, "1", 1, 1, packed(b'[{"v":3}]'))])
+    store.add_outcomes([
+        {"prediction_id": "old-1", "request_id": "old", "position": 1,
+         "received_at": now - 2 * day, "outcome": "2"},
+        {"prediction_id": "new", "request_id": "new", "position": 0, "received_at": now,
+         "outcome": "3"}])
+    log = InferenceLog([], store, {"name": "m", "version": "1", "sha256": "0"}, ["x"],
+                       retention_seconds=day)
+    log.prune()  # what the writer thread does every PRUNE_SECONDS
+    assert store.resolve(["old-0", "old-1", "new"]) == {"new": ("new", 0)}
+    assert [(answer, outcome) for answer, outcome, _, _ in store.window(10)] == \
+        [({"v": 3}, "3")]
+    assert store.served_since(0) == 1

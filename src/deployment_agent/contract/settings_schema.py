@@ -143,6 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
             "build time, the image gets PostgreSQL's driver); null: SQLite in "
             "INFERENCE_LOG_DIR", env="FEEDBACK_DATABASE_URL", optional=True,
             service=True),
+    Setting("monitoring.feedback.retention_days", "float", 30.0,
+            "predictions served longer ago than this are deleted from the store, with "
+            "their outcomes (feedback for them is then an unknown id)",
+            env="FEEDBACK_RETENTION_DAYS", gt=0, le=3650, service=True),
     Setting("monitoring.quality.window", "int", 1000,
             "quality is measured over the last N outcomes fed back", env="QUALITY_WINDOW",
             ge=10, le=1_000_000, service=True),

@@ -35,6 +35,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
@@ -50,6 +51,7 @@ from .store import Store, packed
 
 logger = logging.getLogger("service.inference_log")
 FLUSH_SECONDS = 0.2
+PRUNE_SECONDS = 60.0
 ENCODE = msgspec.json.Encoder().encode
 
 LOGGED = Counter("inference_log_records_total", "Records written by each inference log sink.",
@@ -153,11 +155,12 @@ class InferenceLog:
     def __init__(self, sinks: Sequence[Sink], store: Store | None, model: dict[str, str],
                  feature_names: Sequence[str], mode: str = "all", sample_rate: float = 1.0,
                  privacy: Privacy | None = None, queue_size: int = 10_000,
-                 requests_as_received: bool = True) -> None:
+                 requests_as_received: bool = True,
+                 retention_seconds: float = math.inf) -> None:
         """I keep my sinks, the store (None: no feedback), who the model is (name, version,
         sha256), the features' names, what to keep, and whether a record route's body may
         stand for its features (``requests_as_received``: not for a recommender, whose
-        body is a query)."""
+        body is a query), and how long the store keeps a prediction."""
         self.sinks = list(sinks)
         self.store = store
         self.model = model
@@ -167,6 +170,8 @@ class InferenceLog:
         self.privacy = privacy or Privacy(feature_names, (), ())
         self.as_received = requests_as_received and not self.privacy.active
         self.clock = Clock()
+        self.retention_seconds = retention_seconds
+        self.pruned_at = 0.0  # the first turn prunes what a previous run left
         self.queue_size = queue_size
         self.pending: collections.deque[tuple[Any, ...]] = collections.deque()
         self.queued = 0  # records waiting
@@ -217,12 +222,30 @@ class InferenceLog:
                              single))
 
     def _run(self) -> None:
-        """I write what waits, every FLUSH_SECONDS, until I am stopped."""
+        """I write what waits, every FLUSH_SECONDS, until I am stopped, and delete what
+        the store no longer keeps every PRUNE_SECONDS."""
         while not self.stop.wait(FLUSH_SECONDS):
             try:
                 self.flush()
+                if time.monotonic() - self.pruned_at >= PRUNE_SECONDS:
+                    self.prune()
             except Exception:  # never let the writer die: the next turn tries again
                 logger.exception("inference log write failed")
+
+    def prune(self) -> None:
+        """I delete the store's predictions older than the retention, and their
+        outcomes (every worker does: the second finds nothing to delete)."""
+        self.pruned_at = time.monotonic()
+        if self.store is None or math.isinf(self.retention_seconds):
+            return
+        try:
+            deleted = self.store.prune(time.time() - self.retention_seconds)
+        except Exception as exc:
+            logger.error("prediction store prune failed: %s", exc)
+            return
+        if deleted:
+            logger.info("prediction store: %d requests past FEEDBACK_RETENTION_DAYS deleted",
+                        deleted)
 
     def _entries(self, batch: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]],
                                                                list[tuple[Any, ...]]]:

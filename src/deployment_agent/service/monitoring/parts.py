@@ -68,7 +68,8 @@ def build(settings: Any, spec: ModelSpec, schemas: Any, sha256: str, handle: Any
                        Privacy(names, settings.inference_log_drop_features,
                                settings.inference_log_hash_features),
                        settings.inference_log_queue_records,
-                       requests_as_received=spec.task != "recommendation")
+                       requests_as_received=spec.task != "recommendation",
+                       retention_seconds=settings.feedback_retention_days * 86_400)
 
     def unknown_items(ids: list[Any]) -> list[Any]:
         """I return the chosen items the catalogue lacks (a recommender's)."""

@@ -15,7 +15,10 @@ COMPRESS_BYTES (a batch's 60 KB become a few, and the database writes that much 
 store's insert was the larger part of the log's cost on a batch, measured), as it is
 otherwise (a single answer is smaller than a compressed frame). An outcome is one row
 keyed by the prediction id, with the request and the position it resolves to. Writing
-either again replaces it (an outcome sent twice, or corrected, is counted once).
+either again replaces it (an outcome sent twice, or corrected, is counted once). What is
+older than FEEDBACK_RETENTION_DAYS is deleted (:meth:`Store.prune`, called by the inference
+log's writer), so the store's size follows the traffic of that period, not the service's
+age.
 """
 
 from __future__ import annotations
@@ -203,6 +206,16 @@ class Store:
                                        "request_id, answers, served_at")}
         return [(requests[r][0][position], outcome, requests[r][1], received_at)
                 for r, position, outcome, received_at in outcomes if r in requests]
+
+    def prune(self, before: float) -> int:
+        """I delete the requests served before ``before`` (seconds since the epoch) and the
+        outcomes received before it, in one transaction; I return how many requests went.
+        Both deletions walk an index on time: a prune costs what it deletes."""
+        with self.transaction() as cursor:
+            cursor.execute(f"DELETE FROM requests WHERE served_at < {self.mark}", (before,))
+            deleted = cursor.rowcount
+            cursor.execute(f"DELETE FROM outcomes WHERE received_at < {self.mark}", (before,))
+        return max(deleted, 0)
 
     def served_since(self, since: float) -> int:
         """I count the predictions served from ``since`` on."""
