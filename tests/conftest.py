@@ -8,6 +8,7 @@ README's main command runs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,6 @@ from helpers import generate
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 os.environ.setdefault("TC_HOST", "127.0.0.1")
-# The smoke checks' virtualenvs (one per lock of wheels) are shared by the whole run.
-os.environ.setdefault("DEPLOYMENT_AGENT_ENVS", tempfile.mkdtemp(prefix="deployment-agent-envs-"))
 
 from deployment_agent.package.bento import build
 from deployment_agent.plan.context import Context
@@ -34,6 +33,26 @@ from deployment_agent.plan.layout import Layout, layout_for
 from deployment_agent.plan.planner import read_context
 from deployment_agent.verify.server import ServiceProcess
 from examples import EXAMPLES, PREDICTORS
+
+# The smoke checks' virtualenvs (one per lock of wheels) and the wheels of each set of
+# requirements are shared by the whole run (pip resolves each set once), in folders made
+# for it and removed at its end, unless the caller named their own.
+SHARED = {"DEPLOYMENT_AGENT_ENVS": "deployment-agent-envs-",
+          "DEPLOYMENT_AGENT_WHEELS": "deployment-agent-wheels-"}
+MADE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for variable, prefix in SHARED.items():
+        if variable not in os.environ:
+            os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+            MADE.append(os.environ[variable])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in MADE:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,10 +10,13 @@ The wheels never reach the bento or the runtime image.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from ..contract.errors import BuildError
@@ -26,6 +29,8 @@ LOCK = "requirements.lock.txt"
 WHEEL_LIST = "wheels.txt"  # the wheel files of the lock, one per line
 # The first line of WHEEL_LIST: the CA bundle the wheels were downloaded with.
 CA_HEADER = "# build_ca_bundle: "
+WHEELS_ENV = "DEPLOYMENT_AGENT_WHEELS"
+COMPLETE = ".complete"
 WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.+\.whl$")
 
 
@@ -35,13 +40,43 @@ def requirement_lines(text: str) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
+def shared_copy(requirements: Path, ca_bundle: str | None) -> Path | None:
+    """Where the wheels of these requirements live in ``DEPLOYMENT_AGENT_WHEELS`` (a cache
+    shared by builds, by the requirements' lines, the CA bundle and this Python), or None
+    when no cache is set."""
+    shared = os.environ.get(WHEELS_ENV)
+    if not shared:
+        return None
+    key = "\n".join([*requirement_lines(requirements.read_text()), ca_bundle or "",
+                     sys.version, sysconfig.get_platform()])
+    return Path(shared).resolve() / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def copy_wheels(source: Path, dest: Path) -> list[Path]:
+    """I put ``source``'s wheels in ``dest`` (hard links where the file system allows)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for wheel in source.glob("*.whl"):
+        target = dest / wheel.name
+        try:
+            os.link(wheel, target)
+        except OSError:
+            shutil.copy2(wheel, target)
+    return sorted(dest.glob("*.whl"))
+
+
 def download(requirements: Path, dest: Path, ca_bundle: str | None = None) -> list[Path]:
     """Wheels for ``requirements`` and all their dependencies, into ``dest``.
 
     ``pip wheel`` rather than ``pip download``: a dependency published only as an sdist
     is built into a wheel here, on the host (same Debian release and Python minor version
-    as the base image), so the image build never compiles anything.
+    as the base image), so the image build never compiles anything. With
+    ``DEPLOYMENT_AGENT_WHEELS`` set, the same requirements are resolved once: pip asks the
+    index about every package each time (about 9 s for the churn service's 83 wheels,
+    measured), and the tests build the same requirements dozens of times.
     """
+    cached = shared_copy(requirements, ca_bundle)
+    if cached is not None and (cached / COMPLETE).is_file():
+        return copy_wheels(cached, dest)
     dest.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest),
@@ -50,6 +85,15 @@ def download(requirements: Path, dest: Path, ca_bundle: str | None = None) -> li
     )
     if result.returncode != 0:
         raise BuildError(f"pip wheel for the wheelhouse failed:\n{result.stderr[-3000:]}")
+    if cached is not None:  # filled aside, then renamed: a cache entry is whole or absent
+        filling = cached.with_name(f"{cached.name}.{os.getpid()}")
+        shutil.rmtree(filling, ignore_errors=True)
+        copy_wheels(dest, filling)
+        (filling / COMPLETE).write_text(f"{requirements}\n")
+        try:
+            filling.rename(cached)
+        except OSError:  # another build filled it first
+            shutil.rmtree(filling, ignore_errors=True)
     return sorted(dest.glob("*.whl"))
 
 
