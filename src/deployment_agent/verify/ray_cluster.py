@@ -89,7 +89,11 @@ class RayCluster:
         self.nodes = 0
         self.head = RayNode(python, True, None, self.env, folder, cpus, self.nodes)
         self.dashboard = self.head.dashboard
-        self.second = self.add_node(cpus)
+        try:
+            self.second = self.add_node(cpus)
+        except BaseException:  # a second node that cannot start leaves no head running
+            self.stop()
+            raise
 
     def add_node(self, cpus: int = 2) -> RayNode:
         """I start one more node, joined to the head, with its own HAProxy ports (two
@@ -101,7 +105,9 @@ class RayCluster:
         return RayNode(self.python, False, self.head.gcs, env, self.folder, cpus, self.nodes)
 
     def stop(self) -> None:
-        """I stop both nodes and whatever they started (HAProxy outlives `ray stop`)."""
+        """I stop both nodes and whatever they started (HAProxy outlives `ray stop`).
+        `ray stop --force` stops every Ray process of this machine, not only this
+        cluster's: I am for a machine that runs one cluster at a time (tests, bench)."""
         import psutil
 
         subprocess.run([str(self.python.parent / "ray"), "stop", "--force"], env=self.env,
