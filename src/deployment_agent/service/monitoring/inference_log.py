@@ -46,7 +46,7 @@ import msgspec
 from prometheus_client import Counter
 
 from ..metrics import REGISTRY
-from .sinks import Sink
+from .sinks import Sink, decoded, features_of
 from .store import Store, packed
 
 logger = logging.getLogger("service.inference_log")
@@ -65,24 +65,6 @@ def prediction_ids(request_id: str, count: int, single: bool) -> list[str]:
     """I name a request's records: its request id for a single record, else the request
     id and each record's index."""
     return [request_id] if single else [f"{request_id}-{i}" for i in range(count)]
-
-
-def decoded(value: Any) -> Any:
-    """I return an entry's field as data: encoded JSON (a ``msgspec.Raw``) decoded."""
-    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
-
-
-def features_of(entry: dict[str, Any]) -> list[dict[str, Any] | None] | None:
-    """I return each record's features by name, from the request as received or from
-    the validated rows (None: the entry holds no features)."""
-    if "request" in entry:
-        request = decoded(entry["request"])
-        return [request] if entry["single"] else request["records"]
-    if "features" not in entry:
-        return None
-    names = entry["feature_names"]
-    return [dict(zip(names, row, strict=True)) if row is not None else None
-            for row in entry["features"]]
 
 
 def records(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -171,7 +153,7 @@ class InferenceLog:
         self.as_received = requests_as_received and not self.privacy.active
         self.clock = Clock()
         self.retention_seconds = retention_seconds
-        self.pruned_at = 0.0  # the first turn prunes what a previous run left
+        self.pruned_at = -math.inf  # the first turn prunes what a previous run left
         self.queue_size = queue_size
         self.pending: collections.deque[tuple[Any, ...]] = collections.deque()
         self.queued = 0  # records waiting

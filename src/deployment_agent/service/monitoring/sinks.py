@@ -177,6 +177,24 @@ def read_entries(folder: Path) -> Iterator[dict[str, Any]]:
                 continue  # a file cut short: its whole lines were read
 
 
+def decoded(value: Any) -> Any:
+    """I return an entry's field as data: encoded JSON (a ``msgspec.Raw``) decoded."""
+    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
+
+
+def features_of(entry: dict[str, Any]) -> list[dict[str, Any] | None] | None:
+    """I return each record's features by name, from the request as received or from
+    the validated rows (None: the entry holds no features)."""
+    if "request" in entry:
+        request = decoded(entry["request"])
+        return [request] if entry["single"] else request["records"]
+    if "features" not in entry:
+        return None
+    names = entry["feature_names"]
+    return [dict(zip(names, row, strict=True)) if row is not None else None
+            for row in entry["features"]]
+
+
 class CloudEvents:
     """I post each record as a request and a response CloudEvent, as KServe's logger, from
     a thread of my own: a slow receiver never holds up the files or the store."""
@@ -217,13 +235,10 @@ class CloudEvents:
         single = entry["single"]
         for kind in self.kinds:
             if kind == REQUEST_TYPE:
-                request = entry.get("request")
-                if request is not None:
-                    data = bytes(request)
+                if "request" in entry:
+                    data = bytes(entry["request"])
                 else:
-                    names = entry.get("feature_names", [])
-                    rows = [dict(zip(names, row, strict=True)) if row is not None else None
-                            for row in entry.get("features", [])]
+                    rows = features_of(entry) or []
                     data = ENCODE(rows[0] if single else {"records": rows})
             else:
                 answers = bytes(entry["answers"]) if "answers" in entry else b"[]"
